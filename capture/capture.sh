@@ -232,10 +232,24 @@ if [ "$interrupted" -ne 0 ]; then
 	exit "$EX_INTERRUPTED"
 fi
 
-# -Z root: Debian's tcpdump otherwise drops to user tcpdump and cannot open rotated files.
+# has_cap N: whether this shell (and so tcpdump) has capability number N (N < 8) in effect.
+has_cap() {
+	eff=$(sed -n -e 's/^CapEff:[[:space:]]*\([0-9a-fA-F]*\)$/\1/p' /proc/self/status 2>/dev/null) || eff=
+	case $eff in
+	'' | ?) return 0 ;; # unknown: assume a full set
+	esac
+	eff=${eff#"${eff%??}"}
+	[ $((0x$eff >> $1 & 1)) -eq 1 ]
+}
+
+# -Z root: tcpdump built with a default user (Debian, RHEL) otherwise drops to it and can no
+# longer open rotated files. Staying root goes through initgroups(), which needs CAP_SETGID (6);
+# without it -Z is left out, which works for builds without a default user (e.g. Alpine's).
 # -U: write every packet at once, so an abrupt end loses nothing.
 # --: the filter is one argument after it and can never be read as an option (e.g. -z).
-set -- -i "$interface" -s "$snaplen" -n -U -Z root -w "$output_dir/$base"
+set -- -i "$interface" -s "$snaplen" -n -U
+if has_cap 6; then set -- "$@" -Z root; fi
+set -- "$@" -w "$output_dir/$base"
 if [ "$max_mb" -gt 0 ]; then
 	set -- "$@" -C "$max_mb"
 	if [ "$max_files" -gt 0 ]; then set -- "$@" -W "$max_files"; fi
@@ -278,7 +292,10 @@ kill -TERM "$timer_pid" 2>/dev/null || true
 wait "$timer_pid" 2>/dev/null || true
 
 if [ "$rc" -ne 0 ]; then
-	why=$(grep -v -e '^$' "$log" | tail -n 8) || why=
+	why=$(grep -v -e '^$' -e 'listening on' -e 'data link type' "$log" | tail -n 8) || why=
+	case $why in
+	*"Couldn't change"*) why="$why (tcpdump needs CAP_SETGID to keep root, or CAP_SETUID, CAP_SETGID and CAP_CHOWN to switch users)" ;;
+	esac
 	rm -f "$log"
 	if [ ! -e "$netns" ]; then
 		die "$EX_NOPOD" pod-not-found "pod $target: its network namespace $netns vanished before the capture started; the Pod is gone"
