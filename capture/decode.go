@@ -1,0 +1,100 @@
+package capture
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// DecodePacketCapture reads a PacketCapture (XR, claim or KRM item) from its
+// unstructured form, as both adapters receive it. Fields the planner does not
+// know are ignored: a live XR also carries Crossplane's own spec fields. A
+// field of the wrong type is an error naming the field.
+func DecodePacketCapture(obj map[string]any) (PacketCapture, error) {
+	var pc PacketCapture
+	meta, _ := obj["metadata"].(map[string]any)
+	pc.Name, _ = meta["name"].(string)
+	pc.Namespace, _ = meta["namespace"].(string)
+	pc.UID, _ = meta["uid"].(string)
+	if labels, ok := meta["labels"].(map[string]any); ok {
+		pc.Labels = make(map[string]string, len(labels))
+		for k, v := range labels {
+			s, ok := v.(string)
+			if !ok {
+				return pc, &InvalidError{Errors: field.ErrorList{field.Invalid(field.NewPath("metadata", "labels").Key(k), v, "label values must be strings")}}
+			}
+			pc.Labels[k] = s
+		}
+	}
+
+	spec, ok := obj["spec"]
+	if !ok || spec == nil {
+		return pc, &InvalidError{Errors: field.ErrorList{field.Required(field.NewPath("spec"),
+			"a PacketCapture needs spec.targetNamespace, spec.targetDeployment and spec.duration")}}
+	}
+	if err := decodeField(spec, &pc.Spec, field.NewPath("spec")); err != nil {
+		return pc, err
+	}
+	if st, ok := obj["status"].(map[string]any); ok {
+		if err := decodeField(st["ledger"], &pc.Status.Ledger, field.NewPath("status", "ledger")); err != nil {
+			return pc, err
+		}
+	}
+	return pc, nil
+}
+
+// decodeField decodes one JSON-shaped value into a typed one, turning a type
+// mismatch into a field error such as
+// `spec.duration: Invalid value: "number": must be a string`.
+func decodeField(v any, into any, p *field.Path) error {
+	if v == nil {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return &InvalidError{Errors: field.ErrorList{field.Invalid(p, fmt.Sprintf("%T", v), "cannot be read as JSON")}}
+	}
+	err = json.Unmarshal(b, into)
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &typeErr):
+		fp := p
+		if typeErr.Field != "" {
+			fp = p.Child(typeErr.Field)
+		}
+		return &InvalidError{Errors: field.ErrorList{field.Invalid(fp, typeErr.Value, "must be of type "+jsonType(typeErr.Type.Kind().String()))}}
+	default:
+		return &InvalidError{Errors: field.ErrorList{field.Invalid(p, string(b), err.Error())}}
+	}
+}
+
+func jsonType(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string (quote it, e.g. \"30\")"
+	case "int32", "int64", "int":
+		return "integer"
+	case "bool":
+		return "boolean"
+	case "struct", "map":
+		return "object"
+	case "slice":
+		return "array"
+	}
+	return goKind
+}
+
+// DecodeObject converts an unstructured Kubernetes object into its typed
+// form (a Deployment, ReplicaSet, Pod or Job).
+func DecodeObject[T any](obj map[string]any) (*T, error) {
+	out := new(T)
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

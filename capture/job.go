@@ -1,0 +1,300 @@
+package capture
+
+import (
+	"encoding/json"
+	"maps"
+	"strconv"
+	"strings"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/function-packet-capture/function-packet-capture/input/v1beta1"
+)
+
+// Keys of the labels and annotations the planner sets.
+const (
+	labelPrefix = "packetcapture.fn.crossplane.io/"
+	// LabelCapture names the PacketCapture that made an object.
+	LabelCapture = labelPrefix + "capture"
+	// AnnotationTemplateHash records the hash of the Job as first planned, so
+	// a later plan can tell that the spec or the Input changed since.
+	AnnotationTemplateHash = labelPrefix + "template-hash"
+)
+
+// Where things live in the capture container.
+const (
+	ContainerName   = "capture"
+	ConfigMountPath = "/etc/packet-capture"
+	OutputMountPath = "/pcap"
+	ScriptKey       = "capture.sh"
+	configVolume    = "config"
+	outputVolume    = "pcap"
+	// CompleteMarker is created in the output directory once the capture's
+	// files are closed; the Pod output's readiness probe waits for it.
+	CompleteMarker = ".capture-complete"
+)
+
+// Environment variables that carry a target Pod's identity into its Job.
+const (
+	EnvPodName      = "TARGET_POD_NAME"
+	EnvPodNamespace = "TARGET_POD_NAMESPACE"
+	EnvPodUID       = "TARGET_POD_UID"
+	EnvPodIP        = "TARGET_POD_IP"
+	EnvNodeName     = "TARGET_NODE_NAME"
+)
+
+// Exit codes of the capture script that mean a retry cannot help; the Job's
+// pod failure policy fails the Job at once on them.
+const (
+	ExitBadSettings     = 2
+	ExitPodNotFound     = 3
+	ExitTCPDumpFailed   = 4
+	capabilitiesComment = "SYS_ADMIN to setns, SYS_PTRACE to open another process's namespace, NET_RAW and NET_ADMIN to capture"
+)
+
+// backoffLimit allows one retry for a node hiccup; the Job's deadline still
+// bounds both attempts together.
+const backoffLimit = 1
+
+// configMap carries the capture script and the settings every Job of this
+// capture shares, one key per setting: the script reads each as a file, so
+// no value ever passes through a shell parse.
+func configMap(pc PacketCapture, s settings) *corev1.ConfigMap {
+	return &corev1.ConfigMap{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      ConfigMapName(pc.Spec.TargetNamespace, pc.Spec.TargetDeployment),
+			Namespace: pc.Namespace,
+			Labels:    objectLabels(pc),
+		},
+		Data: map[string]string{
+			ScriptKey:           captureScript,
+			"duration-seconds":  strconv.Itoa(int(s.durationSeconds)),
+			"filter":            s.filter,
+			"interface":         s.iface,
+			"job-id":            s.jobID,
+			"max-file-size-mb":  strconv.Itoa(int(s.maxFileSizeMB)),
+			"max-files":         strconv.Itoa(int(s.maxFiles)),
+			"output-dir":        OutputMountPath,
+			"proc-root":         "/proc",
+			"retention-seconds": strconv.Itoa(int(retentionSeconds(s))),
+			"snaplen":           strconv.Itoa(int(s.snaplen)),
+		},
+	}
+}
+
+// retentionSeconds is how long the capture Pod waits after the capture: only
+// the Pod output needs its files kept in a live container.
+func retentionSeconds(s settings) int32 {
+	if s.output.Type != v1beta1.OutputPod {
+		return 0
+	}
+	return *s.output.RetentionSeconds
+}
+
+// captureJob is the Job that captures one target Pod. It is built only from
+// its arguments, in a fixed order, so the same arguments give the same Job
+// byte for byte.
+func captureJob(pc PacketCapture, s settings, cmName string, t target) *batchv1.Job {
+	podLabels := propagatedLabels(pc.Labels)
+	container := corev1.Container{
+		Name:            ContainerName,
+		Image:           s.image,
+		ImagePullPolicy: s.imagePullPolicy,
+		Command:         []string{"/bin/sh", ConfigMountPath + "/" + ScriptKey},
+		Env: []corev1.EnvVar{
+			{Name: EnvPodName, Value: t.Name},
+			{Name: EnvPodNamespace, Value: t.Namespace},
+			{Name: EnvPodUID, Value: t.UID},
+			{Name: EnvPodIP, Value: t.IP},
+			{Name: EnvNodeName, Value: t.Node},
+		},
+		Resources: s.resources,
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: configVolume, MountPath: ConfigMountPath, ReadOnly: true},
+			{Name: outputVolume, MountPath: OutputMountPath},
+		},
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+		SecurityContext:          securityContext(s.securityMode),
+	}
+	if s.output.Type == v1beta1.OutputPod {
+		// Ready means: the capture is over and its files can be copied out.
+		container.ReadinessProbe = &corev1.Probe{
+			ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{
+				Command: []string{"test", "-e", OutputMountPath + "/" + CompleteMarker},
+			}},
+			PeriodSeconds: 5,
+		}
+	}
+
+	job := &batchv1.Job{
+		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      JobName(t.Name, s.jobID),
+			Namespace: pc.Namespace,
+			Labels:    objectLabels(pc),
+		},
+		Spec: batchv1.JobSpec{
+			ActiveDeadlineSeconds:   ptrTo(s.activeDeadlineSeconds()),
+			BackoffLimit:            ptrTo(int32(backoffLimit)),
+			TTLSecondsAfterFinished: ptrTo(s.ttlSeconds),
+			PodFailurePolicy: &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{
+				Action: batchv1.PodFailurePolicyActionFailJob,
+				OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
+					ContainerName: ptrTo(ContainerName),
+					Operator:      batchv1.PodFailurePolicyOnExitCodesOpIn,
+					Values:        []int32{ExitBadSettings, ExitPodNotFound, ExitTCPDumpFailed},
+				},
+			}}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
+				Spec: corev1.PodSpec{
+					// nodeName bypasses the scheduler: the capture must run on
+					// this node even when it is cordoned or full.
+					NodeName:                     t.Node,
+					HostPID:                      true,
+					RestartPolicy:                corev1.RestartPolicyNever,
+					AutomountServiceAccountToken: ptrTo(false),
+					PriorityClassName:            s.priorityClassName,
+					// Tolerate every taint the target's node may carry.
+					Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+					Containers:  []corev1.Container{container},
+					Volumes: []corev1.Volume{
+						{Name: configVolume, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+							LocalObjectReference: corev1.LocalObjectReference{Name: cmName},
+						}}},
+						{Name: outputVolume, VolumeSource: outputVolumeSource(s.output)},
+					},
+				},
+			},
+		},
+	}
+	job.Annotations = map[string]string{AnnotationTemplateHash: templateHash(job)}
+	return job
+}
+
+func securityContext(mode v1beta1.SecurityMode) *corev1.SecurityContext {
+	sc := &corev1.SecurityContext{RunAsUser: ptrTo(int64(0)), RunAsNonRoot: ptrTo(false)}
+	if mode == v1beta1.SecurityPrivileged {
+		sc.Privileged = ptrTo(true)
+		return sc
+	}
+	sc.AllowPrivilegeEscalation = ptrTo(false)
+	sc.Capabilities = &corev1.Capabilities{
+		Drop: []corev1.Capability{"ALL"},
+		Add:  []corev1.Capability{"NET_ADMIN", "NET_RAW", "SYS_ADMIN", "SYS_PTRACE"},
+	}
+	return sc
+}
+
+func outputVolumeSource(o v1beta1.Output) corev1.VolumeSource {
+	switch o.Type {
+	case v1beta1.OutputHostPath:
+		return corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{
+			Path: o.HostPath, Type: ptrTo(corev1.HostPathDirectoryOrCreate),
+		}}
+	case v1beta1.OutputPersistentVolumeClaim:
+		return corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: o.ClaimName}}
+	default:
+		return corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
+	}
+}
+
+// defaultResources keep a capture small but let tcpdump buffer bursts.
+func defaultResources() corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{
+			corev1.ResourceCPU:    resource.MustParse("50m"),
+			corev1.ResourceMemory: resource.MustParse("64Mi"),
+		},
+		Limits: corev1.ResourceList{
+			corev1.ResourceMemory: resource.MustParse("256Mi"),
+		},
+	}
+}
+
+// objectLabels go on the ConfigMap and the Jobs: the PacketCapture's
+// app.kubernetes.io labels, so the old operator's clean-up by instance label
+// keeps working, and the capture's own name.
+func objectLabels(pc PacketCapture) map[string]string {
+	l := propagatedLabels(pc.Labels)
+	l[LabelCapture] = LabelValue(pc.Name)
+	return l
+}
+
+// propagatedLabels are the PacketCapture's app.kubernetes.io/* labels, with
+// values made valid where they are not (crossplane render does not check).
+func propagatedLabels(from map[string]string) map[string]string {
+	l := make(map[string]string)
+	for k, v := range from {
+		if strings.HasPrefix(k, "app.kubernetes.io/") {
+			l[k] = LabelValue(v)
+		}
+	}
+	return l
+}
+
+// templateHash identifies a planned Job by everything but its annotations.
+func templateHash(job *batchv1.Job) string {
+	j := job.DeepCopy()
+	j.Annotations = nil
+	b, err := json.Marshal(j)
+	if err != nil {
+		// A Job built from Go values always marshals.
+		panic(err)
+	}
+	return hash(string(b))[:16]
+}
+
+// targetOfJob recovers the target a capture Job was made for from the Job
+// itself, so the Job can be planned again after its Pod has gone.
+func targetOfJob(job *batchv1.Job) (target, bool) {
+	for _, c := range job.Spec.Template.Spec.Containers {
+		if c.Name != ContainerName {
+			continue
+		}
+		t := target{Node: job.Spec.Template.Spec.NodeName}
+		for _, e := range c.Env {
+			switch e.Name {
+			case EnvPodName:
+				t.Name = e.Value
+			case EnvPodNamespace:
+				t.Namespace = e.Value
+			case EnvPodUID:
+				t.UID = e.Value
+			case EnvPodIP:
+				t.IP = e.Value
+			case EnvNodeName:
+				t.Node = e.Value
+			}
+		}
+		return t, t.Name != ""
+	}
+	return target{}, false
+}
+
+// keptJob is an existing Job planned as it is, for when planning it anew
+// would change it (the spec or the Input changed after it was created): its
+// pod template is immutable, and replacing it would kill a running capture.
+// Only what the API server fills in itself is left out.
+func keptJob(observed *batchv1.Job) *batchv1.Job {
+	j := &batchv1.Job{
+		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        observed.Name,
+			Namespace:   observed.Namespace,
+			Labels:      maps.Clone(observed.Labels),
+			Annotations: maps.Clone(observed.Annotations),
+		},
+		Spec: *observed.Spec.DeepCopy(),
+	}
+	j.Spec.Selector = nil
+	j.Spec.ManualSelector = nil
+	for _, l := range []string{"controller-uid", "job-name", "batch.kubernetes.io/controller-uid", "batch.kubernetes.io/job-name"} {
+		delete(j.Spec.Template.Labels, l)
+	}
+	return j
+}

@@ -1,0 +1,95 @@
+package capture
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// maxNameLength keeps every generated name a valid label value too: a Job's
+// name becomes the job-name label of its Pods, so it must fit in 63.
+const maxNameLength = validation.DNS1123LabelMaxLength
+
+// hashLength is the number of hex digits of the hash that keeps shortened
+// names unique. 8 digits make a collision between two Pods of one Deployment
+// vanishingly unlikely.
+const hashLength = 8
+
+// ConfigMapName is the old operator's {{targetNamespace}}-{{targetDeployment}},
+// shortened when longer than 63 characters.
+func ConfigMapName(targetNamespace, targetDeployment string) string {
+	return shorten(targetNamespace+"-"+targetDeployment, "")
+}
+
+// JobName is the old operator's {{podName}}-{{jobId}}, shortened when longer
+// than 63 characters; the jobId always stays at the end.
+func JobName(podName, jobID string) string {
+	return shorten(podName, "-"+jobID)
+}
+
+// shorten returns base+suffix when it fits in 63 characters. Otherwise it
+// keeps as much of base as fits, then a hash of the whole base, then suffix:
+// readable, deterministic and unique per base.
+func shorten(base, suffix string) string {
+	if len(base)+len(suffix) <= maxNameLength {
+		return base + suffix
+	}
+	keep := maxNameLength - len(suffix) - hashLength - 1
+	prefix := strings.TrimRight(base[:keep], "-.")
+	return prefix + "-" + hash(base)[:hashLength] + suffix
+}
+
+// LabelValue returns v when it is a valid label value, and otherwise a valid
+// value derived from it deterministically: characters a label value cannot
+// hold become '-', and a value longer than 63 is shortened like a name.
+func LabelValue(v string) string {
+	if len(validation.IsValidLabelValue(v)) == 0 {
+		return v
+	}
+	b := []byte(v)
+	for i, c := range b {
+		if !isAlphanumeric(c) && c != '-' && c != '_' && c != '.' {
+			b[i] = '-'
+		}
+	}
+	clean := strings.Trim(string(b), "-_.")
+	if clean != v || len(clean) > maxNameLength {
+		// Anything changed: the hash of the original keeps distinct inputs
+		// distinct.
+		keep := min(len(clean), maxNameLength-hashLength-1)
+		clean = strings.Trim(clean[:keep], "-_.")
+		if clean == "" {
+			return hash(v)[:hashLength]
+		}
+		return clean + "-" + hash(v)[:hashLength]
+	}
+	return clean
+}
+
+func isAlphanumeric(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// derivedJobID is a stable 4-character jobId for a PacketCapture that names
+// none: from its UID, or (for rendering without a cluster, where there is no
+// UID) from its namespace and name.
+func derivedJobID(pc PacketCapture) string {
+	seed := pc.UID
+	if seed == "" {
+		seed = pc.Namespace + "/" + pc.Name
+	}
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	sum := sha256.Sum256([]byte(seed))
+	id := make([]byte, 4)
+	for i := range id {
+		id[i] = alphabet[int(sum[i])%len(alphabet)]
+	}
+	return string(id)
+}
+
+func hash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}

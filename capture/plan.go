@@ -1,0 +1,383 @@
+package capture
+
+import (
+	"cmp"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/function-packet-capture/function-packet-capture/input/v1beta1"
+)
+
+// InvalidError is returned for input nothing may be planned from. Each field
+// error names the field and the rule it breaks.
+type InvalidError struct {
+	Errors field.ErrorList
+}
+
+func (e *InvalidError) Error() string {
+	msgs := make([]string, len(e.Errors))
+	for i, err := range e.Errors {
+		msgs[i] = err.Error()
+	}
+	return "invalid PacketCapture: " + strings.Join(msgs, "; ")
+}
+
+// capture is what the planner knows of one target Pod's capture.
+type capture struct {
+	target target
+	job    string
+	phase  Phase
+	detail string
+	// planned is the Job to keep or create, nil when there is none.
+	planned *batchv1.Job
+}
+
+// Plan computes the ConfigMap, Jobs and status of a capture. It never
+// drops a Job that exists: a running capture and its files survive the Pod,
+// the Deployment and any change to the spec.
+func Plan(req Request) (*Output, error) {
+	pc := req.Capture
+	s, errs := resolveSettings(pc, req.Settings)
+	if len(errs) > 0 {
+		return nil, &InvalidError{Errors: errs}
+	}
+	cm := configMap(pc, s)
+	p := &Output{ConfigMap: cm}
+
+	ledger := pc.Status.Ledger
+	if ledger.JobID != s.jobID {
+		// A new jobId is a new capture: the old one's Jobs are kept below
+		// while they exist, but its record no longer decides anything.
+		ledger = Ledger{}
+	}
+	known := ledger.phases()
+
+	byPod := make(map[string]*capture)
+	var kept []PlannedJob
+	var drifted []string
+
+	// Every Job that exists stays planned.
+	for i := range req.Jobs {
+		observed := &req.Jobs[i]
+		phase, detail := jobPhase(observed)
+		t, ok := targetOfJob(observed)
+		if !ok || JobName(t.Name, s.jobID) != observed.Name {
+			// Not of this jobId (or not recognisable): keep it untouched.
+			kept = append(kept, PlannedJob{Job: keptJob(observed), Ready: phase.done()})
+			continue
+		}
+		planned := captureJob(pc, s, cm.Name, t)
+		if observed.Annotations[AnnotationTemplateHash] != planned.Annotations[AnnotationTemplateHash] {
+			planned = keptJob(observed)
+			drifted = append(drifted, t.Name)
+		}
+		byPod[t.Name] = &capture{target: t, job: observed.Name, phase: phase, detail: detail, planned: planned}
+	}
+
+	// Captures recorded earlier whose Job is gone are never run again.
+	for pod, phase := range known {
+		if _, ok := byPod[pod]; ok {
+			continue
+		}
+		c := &capture{target: target{Name: pod}, job: JobName(pod, s.jobID), phase: phase}
+		switch phase {
+		case PodRequested:
+			// Asked for but never seen: decided below, with the Pods.
+			continue
+		case PodPending, PodRunning, PodRetrievable:
+			c.phase, c.detail = PodGone, "its Job was deleted before the capture's outcome was seen"
+		}
+		byPod[pod] = c
+	}
+	started := len(byPod) > 0 || len(known) > 0
+
+	var sel selection
+	if req.Deployment == nil {
+		p.Events = append(p.Events, Event{Severity: SeverityWarning, Reason: "DeploymentNotFound",
+			Message: fmt.Sprintf("Deployment %s/%s not found; %d existing capture Jobs are kept", pc.Spec.TargetNamespace, pc.Spec.TargetDeployment, len(req.Jobs))})
+	} else {
+		sel = selectTargets(pc.Spec, req.Deployment, req.ReplicaSets, req.Pods)
+		p.Events = append(p.Events, sel.events...)
+	}
+
+	var notCaptured []PodStatus
+	var newTargets []target
+	for _, t := range sel.eligible {
+		if _, ok := byPod[t.Name]; ok {
+			continue
+		}
+		if known[t.Name] == PodRequested || !started || s.followNewPods {
+			newTargets = append(newTargets, t)
+			continue
+		}
+		notCaptured = append(notCaptured, PodStatus{Pod: t.Name, Node: t.Node, Phase: PodNotCaptured,
+			Message: "appeared after the capture started; set spec.followNewPods to capture new Pods"})
+	}
+	if n := len(byPod) + len(newTargets); n > int(s.maxTargetPods) {
+		return nil, &InvalidError{Errors: field.ErrorList{field.Forbidden(field.NewPath("spec", "targetDeployment"),
+			fmt.Sprintf("capturing Deployment %s/%s means %d capture Pods, more than the platform allows (input.maxTargetPods=%d); capture a smaller Deployment or ask for a higher limit",
+				pc.Spec.TargetNamespace, pc.Spec.TargetDeployment, n, s.maxTargetPods))}}
+	}
+	for _, t := range newTargets {
+		job := captureJob(pc, s, cm.Name, t)
+		byPod[t.Name] = &capture{target: t, job: job.Name, phase: PodRequested, planned: job}
+	}
+	// Requested earlier, never created, and the Pod cannot be captured now.
+	for pod, phase := range known {
+		if _, ok := byPod[pod]; !ok && phase == PodRequested {
+			byPod[pod] = &capture{target: target{Name: pod}, job: JobName(pod, s.jobID), phase: PodGone,
+				detail: "its Job was never created and the Pod can no longer be captured"}
+		}
+	}
+
+	captures := make([]*capture, 0, len(byPod))
+	for _, c := range byPod {
+		captures = append(captures, c)
+	}
+	slices.SortFunc(captures, func(a, b *capture) int { return cmp.Compare(a.target.Name, b.target.Name) })
+
+	for _, c := range captures {
+		if c.planned != nil {
+			p.Jobs = append(p.Jobs, PlannedJob{Job: c.planned, Ready: c.phase.done()})
+		}
+	}
+	p.Jobs = append(p.Jobs, kept...)
+	slices.SortFunc(p.Jobs, func(a, b PlannedJob) int { return cmp.Compare(a.Job.Name, b.Job.Name) })
+
+	p.Status = status(pc, s, req.Deployment != nil, captures, sel.skipped, notCaptured)
+	p.Ready = p.Status.Counts.Targets > 0 && p.Status.Phase == PhaseCompleted
+	p.Events = append(summaryEvents(p.Status, s, sel.skipped, notCaptured, drifted, len(kept)), p.Events...)
+	return p, nil
+}
+
+// done tells whether a capture in this phase has finished well.
+func (ph Phase) done() bool { return ph == PodSucceeded || ph == PodRetrievable }
+
+// active tells whether a capture in this phase may still be running.
+func (ph Phase) active() bool {
+	return ph == PodRequested || ph == PodPending || ph == PodRunning
+}
+
+// exitCodePattern finds the container exit code in the message of a Job
+// condition set by its pod failure policy.
+var exitCodePattern = regexp.MustCompile(`exit code (\d+)`)
+
+// jobPhase reads a capture's phase from its Job's status.
+func jobPhase(j *batchv1.Job) (Phase, string) {
+	for _, c := range j.Status.Conditions {
+		if c.Status != corev1.ConditionTrue {
+			continue
+		}
+		switch c.Type {
+		case batchv1.JobComplete:
+			return PodSucceeded, ""
+		case batchv1.JobFailed:
+			return PodFailed, failureDetail(j, c)
+		}
+	}
+	hasProbe := false
+	for _, c := range j.Spec.Template.Spec.Containers {
+		hasProbe = hasProbe || c.ReadinessProbe != nil
+	}
+	switch {
+	case hasProbe && j.Status.Ready != nil && *j.Status.Ready > 0:
+		return PodRetrievable, "capture finished; files can be copied out of the capture Pod"
+	case j.Status.Active > 0:
+		return PodRunning, ""
+	}
+	return PodPending, ""
+}
+
+// failureDetail turns a Job's Failed condition into words for the user.
+func failureDetail(j *batchv1.Job, c batchv1.JobCondition) string {
+	switch c.Reason {
+	case batchv1.JobReasonDeadlineExceeded:
+		return fmt.Sprintf("did not finish within activeDeadlineSeconds (%d s): the capture Pod may not have started in time", ptrValue(j.Spec.ActiveDeadlineSeconds))
+	case batchv1.JobReasonBackoffLimitExceeded:
+		return "the capture Pod failed on every attempt; see its logs"
+	}
+	if m := exitCodePattern.FindStringSubmatch(c.Message); m != nil {
+		code, _ := strconv.Atoi(m[1])
+		switch code {
+		case ExitBadSettings:
+			return "the capture script rejected its settings (exit 2); see the capture Pod's termination message"
+		case ExitPodNotFound:
+			return "the target Pod's network namespace was not found on its node (exit 3): the Pod is gone or was moved"
+		case ExitTCPDumpFailed:
+			return "tcpdump failed (exit 4): check spec.filter and spec.interface; see the capture Pod's termination message"
+		}
+	}
+	return strings.TrimSpace(c.Reason + ": " + c.Message)
+}
+
+// phases indexes the ledger by Pod.
+func (l Ledger) phases() map[string]Phase {
+	m := make(map[string]Phase)
+	for _, e := range []struct {
+		pods  []string
+		phase Phase
+	}{{l.Requested, PodRequested}, {l.Started, PodRunning}, {l.Succeeded, PodSucceeded}, {l.Failed, PodFailed}, {l.Gone, PodGone}} {
+		for _, pod := range e.pods {
+			m[pod] = e.phase
+		}
+	}
+	return m
+}
+
+// status summarises the captures for the PacketCapture's status.
+func status(pc PacketCapture, s settings, deploymentFound bool, captures []*capture, skipped, notCaptured []PodStatus) Status {
+	st := Status{JobID: s.jobID, Ledger: Ledger{JobID: s.jobID}, Retrieve: retrieveHint(pc, s)}
+	nodes := make(map[string]bool)
+	pods := make([]PodStatus, 0, len(captures)+len(skipped)+len(notCaptured))
+	for _, c := range captures {
+		pods = append(pods, PodStatus{Pod: c.target.Name, Node: c.target.Node, Job: c.job, Phase: c.phase, Message: c.detail})
+		if c.target.Node != "" {
+			nodes[c.target.Node] = true
+		}
+		switch {
+		case c.phase == PodRequested:
+			st.Ledger.Requested = append(st.Ledger.Requested, c.target.Name)
+			st.Counts.Active++
+		case c.phase.active():
+			st.Ledger.Started = append(st.Ledger.Started, c.target.Name)
+			st.Counts.Active++
+		case c.phase == PodRetrievable:
+			st.Ledger.Started = append(st.Ledger.Started, c.target.Name)
+			st.Counts.Succeeded++
+		case c.phase == PodSucceeded:
+			st.Ledger.Succeeded = append(st.Ledger.Succeeded, c.target.Name)
+			st.Counts.Succeeded++
+		case c.phase == PodFailed:
+			st.Ledger.Failed = append(st.Ledger.Failed, c.target.Name)
+			st.Counts.Failed++
+		case c.phase == PodGone:
+			st.Ledger.Gone = append(st.Ledger.Gone, c.target.Name)
+			st.Counts.Gone++
+		}
+	}
+	st.Counts.Targets = len(captures)
+	st.Counts.Nodes = len(nodes)
+	st.Counts.Skipped = len(skipped)
+	st.Counts.NotCaptured = len(notCaptured)
+	pods = append(append(pods, skipped...), notCaptured...)
+
+	// Problems first, then by Pod: what a user must look at survives the bound.
+	slices.SortStableFunc(pods, func(a, b PodStatus) int {
+		return cmp.Or(cmp.Compare(a.Phase.rank(), b.Phase.rank()), cmp.Compare(a.Pod, b.Pod))
+	})
+	if limit := int(s.statusPodLimit); len(pods) > limit {
+		st.PodsOmitted = len(pods) - limit
+		pods = pods[:limit]
+	}
+	st.Pods = pods
+
+	c := st.Counts
+	duration := fmt.Sprintf("%ds", s.durationSeconds)
+	switch {
+	case c.Targets == 0 && !deploymentFound:
+		st.Phase = PhaseWaitingForDeployment
+		st.Message = fmt.Sprintf("waiting for Deployment %s/%s", pc.Spec.TargetNamespace, pc.Spec.TargetDeployment)
+	case c.Targets == 0:
+		st.Phase = PhaseWaitingForPods
+		st.Message = fmt.Sprintf("waiting for running Pods of Deployment %s/%s (%d skipped)", pc.Spec.TargetNamespace, pc.Spec.TargetDeployment, c.Skipped)
+	case c.Active > 0:
+		st.Phase = PhaseCapturing
+		st.Message = fmt.Sprintf("capturing %s on %s for %s: %d active, %d succeeded, %d failed",
+			plural(c.Targets, "Pod"), plural(c.Nodes, "node"), duration, c.Active, c.Succeeded, c.Failed+c.Gone)
+	case c.Failed+c.Gone > 0:
+		st.Phase = PhaseFailed
+		st.Message = fmt.Sprintf("%d of %d captures failed or were lost; %d succeeded", c.Failed+c.Gone, c.Targets, c.Succeeded)
+	default:
+		st.Phase = PhaseCompleted
+		st.Message = fmt.Sprintf("captured %s on %s for %s", plural(c.Targets, "Pod"), plural(c.Nodes, "node"), duration)
+	}
+	return st
+}
+
+// rank orders Pod phases for the bounded status list: problems first.
+func (ph Phase) rank() int {
+	return slices.Index([]Phase{PodFailed, PodGone, PodSkipped, PodNotCaptured, PodRequested, PodPending, PodRunning, PodRetrievable, PodSucceeded}, ph)
+}
+
+// summaryEvents tell the user, in a few lines, what this plan does.
+func summaryEvents(st Status, s settings, skipped, notCaptured []PodStatus, drifted []string, kept int) []Event {
+	severity := SeverityNormal
+	if st.Phase == PhaseFailed || st.Phase == PhaseWaitingForPods || st.Phase == PhaseWaitingForDeployment {
+		severity = SeverityWarning
+	}
+	events := []Event{{Severity: severity, Reason: string(st.Phase), Message: st.Message}}
+	if len(skipped) > 0 {
+		names := make([]string, len(skipped))
+		for i, p := range skipped {
+			names[i] = p.Pod + " (" + p.Message + ")"
+		}
+		events = append(events, Event{Severity: SeverityWarning, Reason: "PodsSkipped",
+			Message: nameList("Pod", names) + " not captured now"})
+	}
+	if len(notCaptured) > 0 {
+		names := make([]string, len(notCaptured))
+		for i, p := range notCaptured {
+			names[i] = p.Pod
+		}
+		events = append(events, Event{Severity: SeverityNormal, Reason: "NewPodsNotCaptured",
+			Message: nameList("Pod", names) + " appeared after the capture started and are not captured; set spec.followNewPods: true to capture new Pods"})
+	}
+	if len(drifted) > 0 {
+		events = append(events, Event{Severity: SeverityWarning, Reason: "SpecChangedDuringCapture",
+			Message: fmt.Sprintf("the spec or the function's Input changed after the capture started; the Jobs of %s keep their original settings (a Job's pod template cannot change). Set a new spec.jobId to capture again with the new settings", nameList("Pod", drifted))})
+	}
+	if kept > 0 {
+		events = append(events, Event{Severity: SeverityNormal, Reason: "EarlierJobsKept",
+			Message: fmt.Sprintf("keeping %s of an earlier jobId until they finish and expire", plural(kept, "Job"))})
+	}
+	_ = s
+	return events
+}
+
+// retrieveHint says how to fetch the PCAP files for the chosen output.
+func retrieveHint(pc PacketCapture, s settings) string {
+	switch s.output.Type {
+	case v1beta1.OutputHostPath:
+		return fmt.Sprintf("files are in %s on each captured Pod's node, e.g. kubectl debug node/<node> -it --image=busybox -- ls /host%s", s.output.HostPath, s.output.HostPath)
+	case v1beta1.OutputPersistentVolumeClaim:
+		return fmt.Sprintf("files are in PersistentVolumeClaim %s/%s; mount it in a Pod to copy them out", pc.Namespace, s.output.ClaimName)
+	default:
+		return fmt.Sprintf("within %ds of a capture's end: kubectl -n %s cp $(kubectl -n %s get pod -l batch.kubernetes.io/job-name=<job> -o name | cut -d/ -f2):%s ./pcap",
+			*s.output.RetentionSeconds, pc.Namespace, pc.Namespace, OutputMountPath)
+	}
+}
+
+// nameList names a few things and counts the rest, to keep messages short
+// for Deployments of thousands of Pods.
+func nameList(kind string, names []string) string {
+	const shown = 5
+	if len(names) == 1 {
+		return kind + " " + names[0]
+	}
+	if len(names) <= shown {
+		return kind + "s " + strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%ss %s and %d more", kind, strings.Join(names[:shown], ", "), len(names)-shown)
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+func ptrValue[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

@@ -1,0 +1,340 @@
+package capture
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/function-packet-capture/function-packet-capture/input/v1beta1"
+)
+
+// MaxFilterLength bounds spec.filter. Real BPF expressions are short; a
+// kilobyte-long one is a mistake or an attack.
+const MaxFilterLength = 1024
+
+var (
+	jobIDPattern     = regexp.MustCompile(`^[a-z0-9]{4}$`)
+	interfacePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,14}$`)
+)
+
+// settings is a PacketCapture's spec merged over the platform's Input, with
+// defaults applied and every value validated: what a capture really runs with.
+type settings struct {
+	jobID             string
+	durationSeconds   int32
+	filter            string
+	iface             string
+	snaplen           int32
+	maxFileSizeMB     int32
+	maxFiles          int32
+	followNewPods     bool
+	output            v1beta1.Output
+	image             string
+	imagePullPolicy   corev1.PullPolicy
+	securityMode      v1beta1.SecurityMode
+	ttlSeconds        int32
+	graceSeconds      int32
+	maxTargetPods     int32
+	statusPodLimit    int32
+	priorityClassName string
+	resources         corev1.ResourceRequirements
+}
+
+// activeDeadlineSeconds bounds the whole Job, retries included: the capture,
+// the retrieval window of the Pod output and a grace period to start and
+// flush.
+func (s settings) activeDeadlineSeconds() int64 {
+	d := int64(s.durationSeconds) + int64(s.graceSeconds)
+	if s.output.Type == v1beta1.OutputPod {
+		d += int64(*s.output.RetentionSeconds)
+	}
+	return d
+}
+
+// resolveSettings validates the capture and the Input and merges them. Every
+// problem is reported, each naming its field, so a user fixes all at once.
+func resolveSettings(pc PacketCapture, in *v1beta1.Input) (settings, field.ErrorList) {
+	if in == nil {
+		in = &v1beta1.Input{}
+	}
+	var errs field.ErrorList
+	inPath := field.NewPath("input")
+	specPath := field.NewPath("spec")
+
+	s := settings{
+		image:             in.Image,
+		imagePullPolicy:   in.ImagePullPolicy,
+		securityMode:      in.SecurityMode,
+		ttlSeconds:        int32Or(in.TTLSecondsAfterFinished, v1beta1.DefaultTTLSeconds),
+		graceSeconds:      int32Or(in.GraceSeconds, v1beta1.DefaultGraceSeconds),
+		maxTargetPods:     int32Or(in.MaxTargetPods, v1beta1.DefaultMaxTargetPods),
+		statusPodLimit:    int32Or(in.StatusPodLimit, v1beta1.DefaultStatusPodLimit),
+		priorityClassName: in.PriorityClassName,
+		followNewPods:     pc.Spec.FollowNewPods,
+		filter:            pc.Spec.Filter,
+	}
+	if in.Resources != nil {
+		s.resources = *in.Resources
+	} else {
+		s.resources = defaultResources()
+	}
+
+	// The platform's Input.
+	if s.image == "" {
+		s.image = v1beta1.DefaultImage
+	}
+	if strings.TrimSpace(s.image) != s.image || strings.ContainsAny(s.image, " \t\n") {
+		errs = append(errs, field.Invalid(inPath.Child("image"), s.image, "must be an image reference without spaces"))
+	}
+	switch s.imagePullPolicy {
+	case "":
+		s.imagePullPolicy = corev1.PullIfNotPresent
+	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
+	default:
+		errs = append(errs, field.NotSupported(inPath.Child("imagePullPolicy"), s.imagePullPolicy,
+			[]corev1.PullPolicy{corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever}))
+	}
+	switch s.securityMode {
+	case "":
+		s.securityMode = v1beta1.DefaultSecurityMode
+	case v1beta1.SecurityCapabilities, v1beta1.SecurityPrivileged:
+	default:
+		errs = append(errs, field.NotSupported(inPath.Child("securityMode"), s.securityMode,
+			[]v1beta1.SecurityMode{v1beta1.SecurityCapabilities, v1beta1.SecurityPrivileged}))
+	}
+	errs = append(errs, inRange(inPath.Child("ttlSecondsAfterFinished"), s.ttlSeconds, 0, 7*24*3600)...)
+	errs = append(errs, inRange(inPath.Child("graceSeconds"), s.graceSeconds, 5, 3600)...)
+	errs = append(errs, inRange(inPath.Child("maxTargetPods"), s.maxTargetPods, 1, 10000)...)
+	errs = append(errs, inRange(inPath.Child("statusPodLimit"), s.statusPodLimit, 0, 1000)...)
+	maxDuration := int32Or(in.MaxDurationSeconds, v1beta1.DefaultMaxDurationSecond)
+	errs = append(errs, inRange(inPath.Child("maxDurationSeconds"), maxDuration, 1, 7*24*3600)...)
+	if s.priorityClassName != "" {
+		for _, msg := range validation.IsDNS1123Subdomain(s.priorityClassName) {
+			errs = append(errs, field.Invalid(inPath.Child("priorityClassName"), s.priorityClassName, msg))
+		}
+	}
+	platformOutput, outErrs := resolveOutput(inPath.Child("output"), in.Output, v1beta1.Output{
+		Type:             v1beta1.DefaultOutputType,
+		HostPath:         v1beta1.DefaultHostPath,
+		RetentionSeconds: ptrTo(v1beta1.DefaultRetentionSeconds),
+	}, true)
+	errs = append(errs, outErrs...)
+
+	// The PacketCapture's spec.
+	s.jobID = pc.Spec.JobID
+	if s.jobID == "" {
+		s.jobID = derivedJobID(pc)
+	} else if !jobIDPattern.MatchString(s.jobID) {
+		errs = append(errs, field.Invalid(specPath.Child("jobId"), s.jobID,
+			"must be exactly 4 lowercase letters or digits (for example \"qwer\"), or omitted to derive one"))
+	}
+	errs = append(errs, validateTarget(specPath, pc.Spec)...)
+	d, err := ParseDuration(pc.Spec.Duration, maxDuration)
+	if err != nil {
+		errs = append(errs, field.Invalid(specPath.Child("duration"), pc.Spec.Duration, err.Error()))
+	}
+	s.durationSeconds = d
+	errs = append(errs, validateFilter(specPath.Child("filter"), s.filter)...)
+
+	s.iface = firstNonEmpty(pc.Spec.Interface, in.Interface, v1beta1.DefaultInterface)
+	if !interfacePattern.MatchString(s.iface) {
+		p := specPath.Child("interface")
+		if pc.Spec.Interface == "" {
+			p = inPath.Child("interface")
+		}
+		errs = append(errs, field.Invalid(p, s.iface, "must be an interface name of at most 15 letters, digits or _.:@- (\"any\" captures all)"))
+	}
+	s.snaplen, errs = overridable(specPath, inPath, "snaplen", pc.Spec.Snaplen, in.Snaplen, v1beta1.DefaultSnaplen, 64, 262144, errs)
+	s.maxFileSizeMB, errs = overridable(specPath, inPath, "maxFileSizeMB", pc.Spec.MaxFileSizeMB, in.MaxFileSizeMB, v1beta1.DefaultMaxFileSizeMB, 1, 10240, errs)
+	s.maxFiles, errs = overridable(specPath, inPath, "maxFiles", pc.Spec.MaxFiles, in.MaxFiles, v1beta1.DefaultMaxFiles, 1, 1000, errs)
+
+	s.output = platformOutput
+	if pc.Spec.Output != nil {
+		if pc.Spec.Output.Type == v1beta1.OutputHostPath || pc.Spec.Output.HostPath != "" {
+			errs = append(errs, field.Forbidden(specPath.Child("output"),
+				"a HostPath output writes to the node's disk and is chosen by the platform in the function's Input; use type Pod or PersistentVolumeClaim"))
+		} else {
+			var specErrs field.ErrorList
+			s.output, specErrs = resolveOutput(specPath.Child("output"), pc.Spec.Output, platformOutput, false)
+			errs = append(errs, specErrs...)
+		}
+	}
+
+	if pc.Namespace == "" {
+		errs = append(errs, field.Required(field.NewPath("metadata", "namespace"),
+			"the PacketCapture needs a namespace for its ConfigMap and Jobs (a namespaced XR, or a claim)"))
+	} else {
+		for _, msg := range validation.IsDNS1123Label(pc.Namespace) {
+			errs = append(errs, field.Invalid(field.NewPath("metadata", "namespace"), pc.Namespace, msg))
+		}
+	}
+	return s, errs
+}
+
+// validateTarget checks that the target names can name Kubernetes objects.
+func validateTarget(specPath *field.Path, spec Spec) field.ErrorList {
+	var errs field.ErrorList
+	if spec.TargetNamespace == "" {
+		errs = append(errs, field.Required(specPath.Child("targetNamespace"), "name the namespace of the Deployment to capture"))
+	}
+	for _, msg := range validation.IsDNS1123Label(spec.TargetNamespace) {
+		if spec.TargetNamespace != "" {
+			errs = append(errs, field.Invalid(specPath.Child("targetNamespace"), spec.TargetNamespace, msg))
+		}
+	}
+	if spec.TargetDeployment == "" {
+		errs = append(errs, field.Required(specPath.Child("targetDeployment"), "name the Deployment whose Pods to capture"))
+	}
+	for _, msg := range validation.IsDNS1123Subdomain(spec.TargetDeployment) {
+		if spec.TargetDeployment != "" {
+			errs = append(errs, field.Invalid(specPath.Child("targetDeployment"), spec.TargetDeployment, msg))
+		}
+	}
+	return errs
+}
+
+// validateFilter keeps the filter to what tcpdump can take as one argument.
+// It never reaches a shell, but control characters have no place in BPF and
+// would garble logs and the termination message.
+func validateFilter(p *field.Path, filter string) field.ErrorList {
+	if len(filter) > MaxFilterLength {
+		return field.ErrorList{field.TooLong(p, "", MaxFilterLength)}
+	}
+	for i, r := range filter {
+		if unicode.IsControl(r) && r != ' ' {
+			return field.ErrorList{field.Invalid(p, filter, fmt.Sprintf("must not contain control characters (found %q at byte %d)", r, i))}
+		}
+		if r == unicode.ReplacementChar {
+			return field.ErrorList{field.Invalid(p, filter, "must be valid UTF-8")}
+		}
+	}
+	return nil
+}
+
+// resolveOutput merges an output over a base and validates the result.
+func resolveOutput(p *field.Path, o *v1beta1.Output, base v1beta1.Output, platform bool) (v1beta1.Output, field.ErrorList) {
+	out := base
+	var errs field.ErrorList
+	if o != nil {
+		if o.Type != "" {
+			out.Type = o.Type
+		}
+		if o.HostPath != "" {
+			out.HostPath = o.HostPath
+		}
+		if o.ClaimName != "" {
+			out.ClaimName = o.ClaimName
+		}
+		if o.RetentionSeconds != nil {
+			out.RetentionSeconds = o.RetentionSeconds
+		}
+	}
+	switch out.Type {
+	case v1beta1.OutputPod:
+	case v1beta1.OutputPersistentVolumeClaim:
+		if out.ClaimName == "" {
+			errs = append(errs, field.Required(p.Child("claimName"), "the PersistentVolumeClaim output needs the name of an existing claim"))
+		}
+		for _, msg := range validation.IsDNS1123Subdomain(out.ClaimName) {
+			if out.ClaimName != "" {
+				errs = append(errs, field.Invalid(p.Child("claimName"), out.ClaimName, msg))
+			}
+		}
+	case v1beta1.OutputHostPath:
+		if platform {
+			errs = append(errs, validateHostPath(p.Child("hostPath"), out.HostPath)...)
+		}
+	default:
+		errs = append(errs, field.NotSupported(p.Child("type"), out.Type,
+			[]v1beta1.OutputType{v1beta1.OutputPod, v1beta1.OutputHostPath, v1beta1.OutputPersistentVolumeClaim}))
+	}
+	if out.RetentionSeconds == nil {
+		out.RetentionSeconds = ptrTo(v1beta1.DefaultRetentionSeconds)
+	}
+	errs = append(errs, inRange(p.Child("retentionSeconds"), *out.RetentionSeconds, 0, 86400)...)
+	return out, errs
+}
+
+// validateHostPath refuses node paths that would let a capture overwrite the
+// node: the directory must be absolute, clean and not a system directory.
+func validateHostPath(p *field.Path, dir string) field.ErrorList {
+	if !path.IsAbs(dir) || path.Clean(dir) != dir {
+		return field.ErrorList{field.Invalid(p, dir, "must be a clean absolute path such as /var/tmp/packet-capture")}
+	}
+	for _, system := range []string{"/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/root", "/run", "/sbin", "/sys", "/usr", "/var", "/var/lib", "/var/lib/kubelet", "/var/run"} {
+		if dir == system {
+			return field.ErrorList{field.Invalid(p, dir, "must be a dedicated directory, not a system directory")}
+		}
+	}
+	return nil
+}
+
+// ParseDuration reads a capture duration: whole seconds ("30") or a Go
+// duration of whole seconds ("90s", "5m", "1h30m"), from 1 s to max seconds.
+func ParseDuration(s string, maxSeconds int32) (int32, error) {
+	if s == "" {
+		return 0, fmt.Errorf("is required: whole seconds such as \"30\", or a duration such as \"90s\" or \"5m\"")
+	}
+	var d time.Duration
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n < 1 || n > int64(maxSeconds) {
+			return 0, fmt.Errorf("must be between 1 and %d seconds", maxSeconds)
+		}
+		return int32(n), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("must be whole seconds such as \"30\", or a duration such as \"90s\" or \"5m\"")
+	}
+	if d%time.Second != 0 {
+		return 0, fmt.Errorf("must be a whole number of seconds")
+	}
+	if d < time.Second || d > time.Duration(maxSeconds)*time.Second {
+		return 0, fmt.Errorf("must be between 1s and %s", time.Duration(maxSeconds)*time.Second)
+	}
+	return int32(d / time.Second), nil
+}
+
+// overridable resolves a number the spec may override over the Input.
+func overridable(specPath, inPath *field.Path, name string, spec, in *int32, def, lo, hi int32, errs field.ErrorList) (int32, field.ErrorList) {
+	if in != nil {
+		errs = append(errs, inRange(inPath.Child(name), *in, lo, hi)...)
+	}
+	if spec != nil {
+		return *spec, append(errs, inRange(specPath.Child(name), *spec, lo, hi)...)
+	}
+	return int32Or(in, def), errs
+}
+
+func inRange(p *field.Path, v, lo, hi int32) field.ErrorList {
+	if v < lo || v > hi {
+		return field.ErrorList{field.Invalid(p, v, fmt.Sprintf("must be between %d and %d", lo, hi))}
+	}
+	return nil
+}
+
+func int32Or(v *int32, def int32) int32 {
+	if v == nil {
+		return def
+	}
+	return *v
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -1,0 +1,201 @@
+package capture
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/function-packet-capture/function-packet-capture/input/v1beta1"
+)
+
+// The PacketCapture API.
+const (
+	Group      = "monitoring.openshift.tpg"
+	Version    = "v1alpha1"
+	APIVersion = Group + "/" + Version
+	Kind       = "PacketCapture"
+)
+
+// PacketCapture is what the planner needs of a PacketCapture composite
+// resource (or claim): its identity, the labels to propagate, its spec and the
+// status the previous reconcile wrote.
+type PacketCapture struct {
+	Name string
+	// Namespace is where the ConfigMap and Jobs are created: the XR's own
+	// namespace, or the claim's namespace for a legacy cluster-scoped XR.
+	Namespace string
+	UID       string
+	Labels    map[string]string
+	Spec      Spec
+	Status    Status
+}
+
+// Spec is the PacketCapture's spec.
+type Spec struct {
+	// JobID makes Job names unique when the same Pods are captured more than
+	// once: 4 lowercase letters or digits. Derived from the UID when empty.
+	JobID string `json:"jobId,omitempty"`
+	// TargetNamespace is the namespace of the target Deployment.
+	TargetNamespace string `json:"targetNamespace"`
+	// TargetDeployment is the name of the Deployment whose Pods are captured.
+	TargetDeployment string `json:"targetDeployment"`
+	// Duration of the capture: whole seconds ("30") or a Go duration ("90s",
+	// "5m").
+	Duration string `json:"duration"`
+	// Filter is a tcpdump (BPF) filter expression.
+	Filter string `json:"filter,omitempty"`
+	// Interface inside the Pod's network namespace; the Input's by default.
+	Interface string `json:"interface,omitempty"`
+	// Snaplen overrides the Input's snaplen.
+	Snaplen *int32 `json:"snaplen,omitempty"`
+	// MaxFileSizeMB overrides the Input's file rotation size.
+	MaxFileSizeMB *int32 `json:"maxFileSizeMB,omitempty"`
+	// MaxFiles overrides the Input's number of rotated files.
+	MaxFiles *int32 `json:"maxFiles,omitempty"`
+	// FollowNewPods captures Pods that appear after the capture started.
+	FollowNewPods bool `json:"followNewPods,omitempty"`
+	// Output overrides the Input's output: Pod or PersistentVolumeClaim.
+	Output *v1beta1.Output `json:"output,omitempty"`
+}
+
+// Request is everything one plan is made from.
+type Request struct {
+	Capture PacketCapture
+	// Settings from the function's Input; nil means all defaults.
+	Settings *v1beta1.Input
+	// Deployment is the target Deployment, nil when it does not exist.
+	Deployment *appsv1.Deployment
+	// ReplicaSets and Pods that may belong to the Deployment. The planner
+	// checks ownership and the selector itself, so over-fetching is safe.
+	ReplicaSets []appsv1.ReplicaSet
+	Pods        []corev1.Pod
+	// Jobs this capture created that exist now.
+	Jobs []batchv1.Job
+}
+
+// Output is the state that should exist.
+type Output struct {
+	ConfigMap *corev1.ConfigMap
+	// Jobs sorted by name.
+	Jobs []PlannedJob
+	// Status to write back on the PacketCapture.
+	Status Status
+	// Ready is true when every target Pod's capture succeeded.
+	Ready bool
+	// Events tell the user what is happening, most important first.
+	Events []Event
+}
+
+// PlannedJob is a desired capture Job and whether its capture is done.
+type PlannedJob struct {
+	Job   *batchv1.Job
+	Ready bool
+}
+
+// Severity of an Event.
+type Severity string
+
+// Event severities.
+const (
+	SeverityNormal  Severity = "Normal"
+	SeverityWarning Severity = "Warning"
+)
+
+// Event is something the user should be told.
+type Event struct {
+	Severity Severity
+	Reason   string
+	Message  string
+}
+
+// Phase of a capture as a whole (Status.Phase) or of one Pod's capture
+// (PodStatus.Phase).
+type Phase string
+
+// Phases of the whole capture.
+const (
+	PhaseWaitingForDeployment Phase = "WaitingForDeployment"
+	PhaseWaitingForPods       Phase = "WaitingForPods"
+	PhaseCapturing            Phase = "Capturing"
+	PhaseCompleted            Phase = "Completed"
+	PhaseFailed               Phase = "Failed"
+)
+
+// Phases of one Pod's capture.
+const (
+	// PodRequested: the Job was asked for but has not been seen yet.
+	PodRequested Phase = "Requested"
+	// PodPending: the Job exists but has no running Pod yet.
+	PodPending Phase = "Pending"
+	// PodRunning: the capture is running.
+	PodRunning Phase = "Running"
+	// PodRetrievable: the capture finished and its files wait in the capture
+	// Pod to be copied out (Pod output).
+	PodRetrievable Phase = "Retrievable"
+	PodSucceeded   Phase = "Succeeded"
+	PodFailed      Phase = "Failed"
+	// PodGone: the Job disappeared before its outcome was seen.
+	PodGone Phase = "Gone"
+	// PodSkipped: the Pod is not capturable (not scheduled, not running,
+	// terminating).
+	PodSkipped Phase = "Skipped"
+	// PodNotCaptured: the Pod appeared after the capture started and
+	// spec.followNewPods is false.
+	PodNotCaptured Phase = "NotCaptured"
+)
+
+// Status is written to the PacketCapture's status.
+type Status struct {
+	Phase   Phase  `json:"phase,omitempty"`
+	Message string `json:"message,omitempty"`
+	// JobID in use, derived when the spec leaves it empty.
+	JobID  string `json:"jobId,omitempty"`
+	Counts Counts `json:"counts,omitempty"`
+	// Pods lists per-Pod captures, problems first, bounded by the Input's
+	// statusPodLimit; PodsOmitted counts the rest.
+	Pods        []PodStatus `json:"pods,omitempty"`
+	PodsOmitted int         `json:"podsOmitted,omitempty"`
+	// Retrieve says how to fetch the PCAP files.
+	Retrieve string `json:"retrieve,omitempty"`
+	// Ledger is the planner's memory across reconciles.
+	Ledger Ledger `json:"ledger,omitempty"`
+}
+
+// Counts of Pods by what happened to them.
+type Counts struct {
+	// Targets is the number of Pods whose capture was started.
+	Targets     int `json:"targets"`
+	Nodes       int `json:"nodes"`
+	Active      int `json:"active"`
+	Succeeded   int `json:"succeeded"`
+	Failed      int `json:"failed"`
+	Gone        int `json:"gone"`
+	Skipped     int `json:"skipped"`
+	NotCaptured int `json:"notCaptured"`
+}
+
+// PodStatus is one Pod's capture.
+type PodStatus struct {
+	Pod     string `json:"pod"`
+	Node    string `json:"node,omitempty"`
+	Job     string `json:"job,omitempty"`
+	Phase   Phase  `json:"phase"`
+	Message string `json:"message,omitempty"`
+}
+
+// Ledger remembers, by Pod name, the captures this PacketCapture started and
+// how far each got. Crossplane re-creates any desired resource that is
+// missing, so the planner needs it to tell a Job that was never created
+// (emit it again) from one that ran and was removed (never run it twice).
+type Ledger struct {
+	// JobID the record is for; a new jobId starts a new record.
+	JobID string `json:"jobId,omitempty"`
+	// Requested Jobs have been emitted but not yet seen.
+	Requested []string `json:"requested,omitempty"`
+	// Started Jobs have been seen, without an outcome yet.
+	Started   []string `json:"started,omitempty"`
+	Succeeded []string `json:"succeeded,omitempty"`
+	Failed    []string `json:"failed,omitempty"`
+	// Gone Jobs disappeared before their outcome was seen.
+	Gone []string `json:"gone,omitempty"`
+}

@@ -1,0 +1,298 @@
+// Package fn is the Crossplane adapter of function-packet-capture: it turns a
+// RunFunctionRequest into the planner's values and the plan back into a
+// RunFunctionResponse.
+package fn
+
+import (
+	"context"
+
+	"google.golang.org/protobuf/types/known/structpb"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/crossplane/function-sdk-go/errors"
+	"github.com/crossplane/function-sdk-go/logging"
+	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
+	"github.com/crossplane/function-sdk-go/request"
+	"github.com/crossplane/function-sdk-go/resource"
+	"github.com/crossplane/function-sdk-go/response"
+
+	"github.com/function-packet-capture/function-packet-capture/capture"
+	"github.com/function-packet-capture/function-packet-capture/input/v1beta1"
+)
+
+// Names of the resources this function asks Crossplane for.
+const (
+	RequirementDeployment  = "target-deployment"
+	RequirementReplicaSets = "target-replicasets"
+	RequirementPods        = "target-pods"
+)
+
+// Names of the composed resources, as Crossplane tracks them.
+const (
+	ConfigMapResource = "packet-capture-config"
+	jobResourcePrefix = "job-"
+)
+
+// ConditionCaptured is the XR condition that tells how the capture is going.
+const ConditionCaptured = "Captured"
+
+// labelClaimNamespace is where a legacy cluster-scoped XR records its
+// claim's namespace: the namespace its Jobs go to.
+const labelClaimNamespace = "crossplane.io/claim-namespace"
+
+// Function captures the packets of a Deployment's Pods.
+type Function struct {
+	fnv1.UnimplementedFunctionRunnerServiceServer
+
+	log logging.Logger
+}
+
+// NewFunction returns a Function that logs to log.
+func NewFunction(log logging.Logger) *Function {
+	return &Function{log: log}
+}
+
+// RunFunction plans the capture Jobs of a PacketCapture.
+func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) (*fnv1.RunFunctionResponse, error) {
+	rsp := response.To(req, response.DefaultTTL)
+
+	in := &v1beta1.Input{}
+	if err := request.GetInput(req, in); err != nil {
+		response.Fatal(rsp, errors.Wrap(err, "cannot read the function's input (packetcapture.fn.crossplane.io/v1beta1 Input)"))
+		return rsp, nil
+	}
+	oxr, err := request.GetObservedCompositeResource(req)
+	if err != nil {
+		response.Fatal(rsp, errors.Wrap(err, "cannot read the observed PacketCapture"))
+		return rsp, nil
+	}
+	pc, err := capture.DecodePacketCapture(oxr.Resource.Object)
+	if err != nil {
+		response.Fatal(rsp, err)
+		return rsp, nil
+	}
+	if pc.Namespace == "" {
+		pc.Namespace = oxr.Resource.GetLabels()[labelClaimNamespace]
+	}
+	log := f.log.WithValues("xr", pc.Namespace+"/"+pc.Name, "target", pc.Spec.TargetNamespace+"/"+pc.Spec.TargetDeployment)
+
+	targets, complete, err := requireTargets(req, rsp, pc.Spec)
+	if err != nil {
+		response.Fatal(rsp, err)
+		return rsp, nil
+	}
+	if !complete {
+		// Crossplane calls again with what was asked for.
+		log.Debug("Asking for the target Deployment and its Pods")
+		return rsp, nil
+	}
+	jobs, err := observedJobs(req)
+	if err != nil {
+		response.Fatal(rsp, err)
+		return rsp, nil
+	}
+	targets.Capture, targets.Settings, targets.Jobs = pc, in, jobs
+
+	plan, err := capture.Plan(targets)
+	if err != nil {
+		response.Fatal(rsp, err)
+		return rsp, nil
+	}
+	if err := writeDesired(req, rsp, plan); err != nil {
+		response.Fatal(rsp, err)
+		return rsp, nil
+	}
+	for _, e := range plan.Events {
+		var r *response.ResultOption
+		if e.Severity == capture.SeverityWarning {
+			r = response.Warning(rsp, errors.New(e.Message))
+		} else {
+			r = response.Normal(rsp, e.Message)
+		}
+		r.WithReason(e.Reason).TargetCompositeAndClaim()
+	}
+	cond := response.ConditionFalse
+	if plan.Ready {
+		cond = response.ConditionTrue
+	}
+	cond(rsp, ConditionCaptured, string(plan.Status.Phase)).WithMessage(plan.Status.Message).TargetCompositeAndClaim()
+	log.Debug("Planned capture", "jobs", len(plan.Jobs), "phase", plan.Status.Phase)
+	return rsp, nil
+}
+
+// requireTargets asks Crossplane for the target Deployment and, once it is
+// known, for the ReplicaSets and Pods its selector's labels match, and
+// decodes what Crossplane sent. It reports whether everything asked for has
+// arrived. Asking is deterministic: the same Deployment gives the same
+// requirements, so Crossplane's requirement loop settles.
+func requireTargets(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse, spec capture.Spec) (capture.Request, bool, error) {
+	var out capture.Request
+	ns := spec.TargetNamespace
+	rsp.Requirements = &fnv1.Requirements{Resources: map[string]*fnv1.ResourceSelector{
+		RequirementDeployment: {
+			ApiVersion: "apps/v1", Kind: "Deployment", Namespace: &ns,
+			Match: &fnv1.ResourceSelector_MatchName{MatchName: spec.TargetDeployment},
+		},
+	}}
+	if spec.TargetNamespace == "" || spec.TargetDeployment == "" {
+		// Nothing to ask for; the planner reports the missing field.
+		delete(rsp.Requirements.Resources, RequirementDeployment)
+		return out, true, nil
+	}
+	found, ok, err := request.GetRequiredResource(req, RequirementDeployment)
+	if err != nil {
+		return out, false, errors.Wrap(err, "cannot read the required Deployment")
+	}
+	if !ok {
+		return out, false, nil
+	}
+	for _, r := range found {
+		// Crossplane render matches by name only: check the namespace too.
+		if r.Resource.GetName() != spec.TargetDeployment || !sameNamespace(r.Resource, ns) {
+			continue
+		}
+		d, err := capture.DecodeObject[appsv1.Deployment](r.Resource.Object)
+		if err != nil {
+			return out, false, errors.Wrapf(err, "cannot read Deployment %s/%s", ns, spec.TargetDeployment)
+		}
+		out.Deployment = d
+	}
+	if out.Deployment == nil {
+		return out, true, nil
+	}
+
+	// Ask by the selector's matchLabels; a selector of matchExpressions only
+	// asks for the whole namespace. The planner applies the whole selector.
+	selector := func(apiVersion, kind string) *fnv1.ResourceSelector {
+		s := &fnv1.ResourceSelector{ApiVersion: apiVersion, Kind: kind, Namespace: &ns}
+		if sel := out.Deployment.Spec.Selector; sel != nil && len(sel.MatchLabels) > 0 {
+			s.Match = &fnv1.ResourceSelector_MatchLabels{MatchLabels: &fnv1.MatchLabels{Labels: sel.MatchLabels}}
+		}
+		return s
+	}
+	rsp.Requirements.Resources[RequirementReplicaSets] = selector("apps/v1", "ReplicaSet")
+	rsp.Requirements.Resources[RequirementPods] = selector("v1", "Pod")
+
+	rss, rssOK, err := request.GetRequiredResource(req, RequirementReplicaSets)
+	if err != nil {
+		return out, false, errors.Wrap(err, "cannot read the required ReplicaSets")
+	}
+	pods, podsOK, err := request.GetRequiredResource(req, RequirementPods)
+	if err != nil {
+		return out, false, errors.Wrap(err, "cannot read the required Pods")
+	}
+	if !rssOK || !podsOK {
+		return out, false, nil
+	}
+	if out.ReplicaSets, err = decodeAll[appsv1.ReplicaSet](rss, ns); err != nil {
+		return out, false, err
+	}
+	if out.Pods, err = decodeAll[corev1.Pod](pods, ns); err != nil {
+		return out, false, err
+	}
+	return out, true, nil
+}
+
+// decodeAll decodes the required resources of the namespace.
+func decodeAll[T any](rs []resource.Required, ns string) ([]T, error) {
+	out := make([]T, 0, len(rs))
+	for _, r := range rs {
+		if !sameNamespace(r.Resource, ns) {
+			continue
+		}
+		o, err := capture.DecodeObject[T](r.Resource.Object)
+		if err != nil {
+			return nil, errors.Wrapf(err, "cannot read %s %s/%s", r.Resource.GetKind(), ns, r.Resource.GetName())
+		}
+		out = append(out, *o)
+	}
+	return out, nil
+}
+
+func sameNamespace(u *unstructured.Unstructured, ns string) bool {
+	return u.GetNamespace() == "" || u.GetNamespace() == ns
+}
+
+// observedJobs are the capture Jobs that exist.
+func observedJobs(req *fnv1.RunFunctionRequest) ([]batchv1.Job, error) {
+	var jobs []batchv1.Job
+	for name, r := range req.GetObserved().GetResources() {
+		o := r.GetResource()
+		if o.GetFields()["kind"].GetStringValue() != "Job" || o.GetFields()["apiVersion"].GetStringValue() != "batch/v1" {
+			continue
+		}
+		j, err := capture.DecodeObject[batchv1.Job](o.AsMap())
+		if err != nil {
+			return nil, errors.Wrapf(err, "cannot read observed Job %q", name)
+		}
+		jobs = append(jobs, *j)
+	}
+	return jobs, nil
+}
+
+// writeDesired adds the plan's ConfigMap and Jobs to the desired composed
+// resources (keeping those of earlier pipeline steps) and its status to the
+// desired XR.
+func writeDesired(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse, plan *capture.Output) error {
+	desired := req.GetDesired().GetResources()
+	out := make(map[string]*fnv1.Resource, len(desired)+len(plan.Jobs)+1)
+	for k, v := range desired {
+		out[k] = v
+	}
+	cm, err := toStruct(plan.ConfigMap)
+	if err != nil {
+		return errors.Wrap(err, "cannot encode the ConfigMap")
+	}
+	out[ConfigMapResource] = &fnv1.Resource{Resource: cm, Ready: fnv1.Ready_READY_TRUE}
+	for _, j := range plan.Jobs {
+		s, err := toStruct(j.Job)
+		if err != nil {
+			return errors.Wrapf(err, "cannot encode Job %s", j.Job.Name)
+		}
+		ready := fnv1.Ready_READY_FALSE
+		if j.Ready {
+			ready = fnv1.Ready_READY_TRUE
+		}
+		out[jobResourcePrefix+j.Job.Name] = &fnv1.Resource{Resource: s, Ready: ready}
+	}
+	if rsp.Desired == nil {
+		rsp.Desired = &fnv1.State{}
+	}
+	rsp.Desired.Resources = out
+
+	dxr, err := request.GetDesiredCompositeResource(req)
+	if err != nil {
+		return errors.Wrap(err, "cannot read the desired PacketCapture")
+	}
+	st, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&plan.Status)
+	if err != nil {
+		return errors.Wrap(err, "cannot encode the PacketCapture's status")
+	}
+	for k, v := range st {
+		if err := dxr.Resource.SetValue("status."+k, v); err != nil {
+			return errors.Wrapf(err, "cannot set status.%s", k)
+		}
+	}
+	dxr.Ready = resource.ReadyFalse
+	if plan.Ready {
+		dxr.Ready = resource.ReadyTrue
+	}
+	return response.SetDesiredCompositeResource(rsp, dxr)
+}
+
+// toStruct encodes a typed object as the protobuf Struct Crossplane expects,
+// without the empty metadata.creationTimestamp Go's encoding adds.
+func toStruct(o runtime.Object) (*structpb.Struct, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+	if err != nil {
+		return nil, err
+	}
+	unstructured.RemoveNestedField(m, "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(m, "spec", "template", "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(m, "status")
+	return structpb.NewStruct(m)
+}
