@@ -51,8 +51,7 @@ const (
 const (
 	ExitBadSettings     = 2
 	ExitPodNotFound     = 3
-	ExitTCPDumpFailed   = 4
-	capabilitiesComment = "SYS_ADMIN to setns, SYS_PTRACE to open another process's namespace, NET_RAW and NET_ADMIN to capture"
+	ExitTCPDumpFailed = 4
 )
 
 // backoffLimit allows one retry for a node hiccup; the Job's deadline still
@@ -176,13 +175,17 @@ func captureJob(pc PacketCapture, s settings, cmName string, t target) *batchv1.
 	return job
 }
 
+// securityContext runs the capture as root with either full privilege or
+// only SYS_ADMIN (setns), SYS_PTRACE (open another process's namespace),
+// NET_RAW and NET_ADMIN (capture, promiscuous mode).
 func securityContext(mode v1beta1.SecurityMode) *corev1.SecurityContext {
 	sc := &corev1.SecurityContext{RunAsUser: ptrTo(int64(0)), RunAsNonRoot: ptrTo(false)}
 	if mode == v1beta1.SecurityPrivileged {
 		sc.Privileged = ptrTo(true)
 		return sc
 	}
-	sc.AllowPrivilegeEscalation = ptrTo(false)
+	// allowPrivilegeEscalation stays unset: the API server refuses false
+	// together with CAP_SYS_ADMIN, which setns needs.
 	sc.Capabilities = &corev1.Capabilities{
 		Drop: []corev1.Capability{"ALL"},
 		Add:  []corev1.Capability{"NET_ADMIN", "NET_RAW", "SYS_ADMIN", "SYS_PTRACE"},
