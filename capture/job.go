@@ -49,8 +49,8 @@ const (
 // Exit codes of the capture script that mean a retry cannot help; the Job's
 // pod failure policy fails the Job at once on them.
 const (
-	ExitBadSettings     = 2
-	ExitPodNotFound     = 3
+	ExitBadSettings   = 2
+	ExitPodNotFound   = 3
 	ExitTCPDumpFailed = 4
 )
 
