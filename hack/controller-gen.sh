@@ -3,7 +3,7 @@
 # it once into a cache outside the repository.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-version=$(awk '$1=="sigs.k8s.io/controller-tools" {print $2}' "$root/tools/controller-gen/go.mod")
+version=$(grep -oE 'sigs.k8s.io/controller-tools v[^ ]+' "$root/tools/controller-gen/go.mod" | head -1 | cut -d' ' -f2)
 cache=${FPC_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fpc-tools}
 bin="$cache/controller-gen-$version"
 if [ ! -x "$bin" ]; then

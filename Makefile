@@ -1,0 +1,38 @@
+# function-packet-capture. `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+GO ?= go
+OUTPUT ?= _output
+export FPC_TOOLS_CACHE ?= $(HOME)/.cache/fpc-tools
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+generate: ## Regenerate the Input's deepcopy functions and CRD (package/input).
+	cd input && $(GO) generate -tags generate ./...
+
+check-generate: generate ## Fail when generated files are stale.
+	@git diff --exit-code -- input package/input || { echo "generated files are stale: run 'make generate' and commit" >&2; exit 1; }
+
+build: ## Build the static function binary into $(OUTPUT)/bin.
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(OUTPUT)/bin/function-packet-capture .
+
+test: check-generate ## Run every test (unit, adapters, render, kpt, payload, validate).
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+render: ## Render the example PacketCapture (example/xr.yaml) into its ConfigMap and Jobs.
+	hack/render.sh example/xr.yaml example/composition.yaml example/functions.yaml example/required-resources.yaml -r
+
+render-legacy: ## Render the legacy claim variant (example/legacy).
+	hack/render.sh example/legacy/xr.yaml example/legacy/composition.yaml example/functions.yaml example/required-resources.yaml -r
+
+lint: ## go vet and staticcheck.
+	$(GO) vet ./...
+
+bench: ## Run the benchmarks.
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+.PHONY: help generate check-generate build test render render-legacy lint bench
