@@ -91,12 +91,16 @@ uint_setting() {
 	fi
 }
 
-# safe_name VALUE MAXLEN: VALUE reduced to [A-Za-z0-9.-] (others become _), cut to MAXLEN, in
-# $REPLY. File names are built only from such pieces, so they cannot leave output-dir.
+# safe_name VALUE MAXLEN: VALUE reduced to [A-Za-z0-9.-] (others become _), cut to MAXLEN, not
+# starting with a dot, in $REPLY. File names are built only from such pieces, so they cannot
+# leave output-dir.
 safe_name() {
 	REPLY=$(printf '%s' "$1" | tr -c 'A-Za-z0-9.-' '_')
 	REPLY=$(printf '%.*s' "$2" "$REPLY" 2>/dev/null) || REPLY=$(printf '%s' "$REPLY" | cut -c "1-$2")
-	if [ -z "$REPLY" ]; then REPLY=_; fi
+	case $REPLY in
+	'') REPLY=_ ;;
+	.*) REPLY="_${REPLY#.}" ;; # never a hidden file
+	esac
 }
 
 # --- settings ---------------------------------------------------------------------------------
@@ -166,6 +170,7 @@ target="$pod_ns/$pod_name (uid $pod_uid${pod_ip:+, ip $pod_ip})"
 tcpdump_pid=
 interrupted=0
 signals=0
+# shellcheck disable=SC2317 # called by the trap
 on_signal() {
 	interrupted=1
 	signals=$((signals + 1))

@@ -1,0 +1,630 @@
+package netns
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/function-packet-capture/function-packet-capture/capture"
+	"github.com/function-packet-capture/function-packet-capture/input/v1beta1"
+)
+
+// fileName is <namespace>_<pod>_<jobId>_<UTC start>.pcap, with tcpdump's
+// rotation number after it.
+var fileName = regexp.MustCompile(`^` + regexp.QuoteMeta(targetNamespace+"_"+targetPod+"_"+testJobID+"_") + `(\d{8}T\d{6}Z)\.pcap(\d*)$`)
+
+// TestCaptureAsRendered runs the capture the planner renders against a Pod
+// found through its cgroup v1 path in the real /proc, sends it a numbered
+// stream, a ticker and traffic the filter excludes, and checks the PCAP:
+// the share of the stream recorded, when the capture stopped, the filter,
+// the file and the summary.
+func TestCaptureAsRendered(t *testing.T) {
+	cases := []struct {
+		name     string
+		shell    string
+		security v1beta1.SecurityMode
+	}{
+		{"dash/privileged", shellHost, v1beta1.SecurityPrivileged},
+		{"dash/capabilities", shellHost, v1beta1.SecurityCapabilities},
+		{"busybox/capabilities", shellBusybox, v1beta1.SecurityCapabilities},
+		{"bash/privileged", shellBash, v1beta1.SecurityPrivileged},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newNode(t)
+			p := n.newPeer(t)
+			const duration = 3 * time.Second
+			r := render(t, n, spec{duration: "3", filter: testFilter, security: tc.security})
+			if got := r.configMap.Data["filter"]; got != testFilter {
+				t.Fatalf("rendered filter %q, want %q", got, testFilter)
+			}
+
+			stopTicks := make(chan struct{})
+			ticks := p.ticker(portTicker, "tick", 10*time.Millisecond, stopTicks)
+			excluded := p.ticker(portExcluded, "excl", 5*time.Millisecond, stopTicks)
+			c := startCapture(t, r, options{shell: tc.shell})
+			c.firstFile(t, 5*time.Second)
+			const count = 2000
+			sent := p.stream(portStream, "seq", count, 200, time.Millisecond)
+			res := c.wait(t, duration+10*time.Second)
+			time.Sleep(100 * time.Millisecond)
+			close(stopTicks)
+			<-ticks
+			excl := <-excluded
+			if res.exit != 0 {
+				t.Fatalf("capture failed: %v", res)
+			}
+			if sent.errors > 0 || sent.last.After(c.ended) {
+				t.Fatalf("test stream not sent in time (%d errors, last at %v, capture ended at %v)", sent.errors, sent.last, c.ended)
+			}
+			if want := fmt.Sprintf(" via pid %d ", n.appPID); !strings.Contains(res.stdout, want) {
+				t.Errorf("the script did not choose the app process %d over the pause process %d:\n%s", n.appPID, n.pausePID, res.stdout)
+			}
+
+			if len(res.files) != 1 {
+				t.Fatalf("files %v, want 1", res.files)
+			}
+			m := fileName.FindStringSubmatch(res.files[0])
+			if m == nil {
+				t.Fatalf("file name %q does not match %v", res.files[0], fileName)
+			}
+			if at, err := time.Parse("20060102T150405Z", m[1]); err != nil || at.Before(c.started.Add(-2*time.Second)) || at.After(c.started.Add(2*time.Second)) {
+				t.Errorf("file name time %s is not the start time %s", m[1], c.started.UTC().Format(time.RFC3339))
+			}
+			pkts := readPCAP(t, filepath.Join(res.outDir, res.files[0]))
+
+			// The filter: nothing but UDP to the two captured ports.
+			var seqs = make(map[int]bool)
+			var firstTick, lastTick time.Time
+			var nTicks, violations int
+			for _, pk := range pkts {
+				if !pk.udp || pk.dst != podIP || (pk.dstPort != portStream && pk.dstPort != portTicker) {
+					violations++
+					if violations <= 5 {
+						t.Errorf("filter %q let through: %s", testFilter, pk.line)
+					}
+					continue
+				}
+				switch pk.stream {
+				case "seq":
+					if pk.seq >= 0 && pk.seq < count {
+						seqs[pk.seq] = true
+					}
+				case "tick":
+					if nTicks == 0 {
+						firstTick = pk.at
+					}
+					lastTick = pk.at
+					nTicks++
+				}
+			}
+			if violations > 0 {
+				t.Errorf("%d packets outside the filter (%d excluded datagrams were sent)", violations, excl.sent)
+			}
+
+			// At least 99.9 % of the stream.
+			ratio := float64(len(seqs)) / float64(sent.sent)
+			if ratio < 0.999 {
+				t.Errorf("recorded %d of %d datagrams of the stream (%.4f), want >= 0.999", len(seqs), sent.sent, ratio)
+			}
+
+			// The capture stopped within 1 s of the duration: the ticker
+			// shows how long it listened, the clock how long it ran.
+			span := lastTick.Sub(firstTick)
+			if d := span - duration; d < -time.Second || d > time.Second {
+				t.Errorf("ticker packets span %v, want %v ± 1s", span, duration)
+			}
+			if res.elapsed < duration || res.elapsed > duration+time.Second {
+				t.Errorf("the capture ran %v, want between %v and %v", res.elapsed, duration, duration+time.Second)
+			}
+			if lastTick.After(c.ended) {
+				t.Errorf("a packet at %v was recorded after the capture ended at %v", lastTick, c.ended)
+			}
+
+			checkSummary(t, res, len(pkts))
+			if _, err := os.Stat(filepath.Join(res.outDir, capture.CompleteMarker)); err != nil {
+				t.Errorf("no %s after the capture: %v", capture.CompleteMarker, err)
+			}
+			t.Logf("recorded %d/%d of the stream (%.2f%%); ticker span %v for duration %v; script ran %v; %d packets, summary %q",
+				len(seqs), sent.sent, 100*ratio, span.Round(time.Millisecond), duration, res.elapsed.Round(time.Millisecond), len(pkts), firstLine(res.termLog))
+		})
+	}
+}
+
+// checkSummary checks that the termination log describes the files left:
+// status ok, their number, total size and names, and the packets in them.
+func checkSummary(t *testing.T, res result, packets int) {
+	t.Helper()
+	f := res.summary.fields
+	if f["status"] != "ok" {
+		t.Fatalf("summary status %q, want ok: %v", f["status"], res)
+	}
+	if len(res.termLog) >= 4096 {
+		t.Errorf("termination log is %d bytes, the kubelet keeps 4096", len(res.termLog))
+	}
+	if !strings.HasPrefix(res.stdout, "") || !strings.Contains(res.stdout, strings.TrimRight(res.termLog, "\n")) {
+		t.Errorf("stdout does not carry the summary:\n%s", res.stdout)
+	}
+	if got := f["files"]; got != strconv.Itoa(len(res.files)) {
+		t.Errorf("summary files=%s, but %d files are there", got, len(res.files))
+	}
+	var bytes int64
+	for _, name := range res.files {
+		st, err := os.Stat(filepath.Join(res.outDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bytes += st.Size()
+	}
+	if got := f["bytes"]; got != strconv.FormatInt(bytes, 10) {
+		t.Errorf("summary bytes=%s, files hold %d", got, bytes)
+	}
+	if packets >= 0 {
+		if got := f["packets"]; got != strconv.Itoa(packets) {
+			t.Errorf("summary packets=%s, files hold %d", got, packets)
+		}
+	}
+	if _, err := strconv.Atoi(f["dropped"]); err != nil {
+		t.Errorf("summary dropped=%q is not a number", f["dropped"])
+	}
+	if strings.Join(res.summary.lines, "\n") != strings.Join(res.files, "\n") {
+		t.Errorf("summary lists %q, the files are %q", res.summary.lines, res.files)
+	}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// TestRotation checks the size cap and the file rotation: every file at
+// most the cap plus one packet, every file a valid PCAP, and with a file
+// limit only that many files (the oldest overwritten).
+func TestRotation(t *testing.T) {
+	cases := []struct {
+		name     string
+		maxFiles int32
+	}{
+		{"ring of 3", 3},
+		{"all kept", 20},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newNode(t)
+			p := n.newPeer(t)
+			mb, files := int32(1), tc.maxFiles
+			r := render(t, n, spec{duration: "3", filter: testFilter, maxFileSizeMB: &mb, maxFiles: &files})
+			c := startCapture(t, r, options{})
+			c.firstFile(t, 5*time.Second)
+			// About 5.1 MB of PCAP records in 1.4 s: 6 files of 1 MB.
+			const count, size = 3500, 1400
+			sent := p.stream(portStream, "big", count, size, 400*time.Microsecond)
+			res := c.wait(t, 15*time.Second)
+			if res.exit != 0 {
+				t.Fatalf("capture failed: %v", res)
+			}
+			if sent.last.After(c.ended) {
+				t.Fatalf("test stream not sent in time")
+			}
+			// A record: 16 bytes of header, 20 of Linux cooked v2 header,
+			// 20 of IPv4, 8 of UDP, the payload.
+			const maxRecord = 16 + 20 + 20 + 8 + size
+			capBytes := int64(mb) * 1000 * 1000
+			seqs := make(map[int]bool)
+			total := 0
+			for _, name := range res.files {
+				if !fileName.MatchString(name) {
+					t.Errorf("file name %q does not match %v", name, fileName)
+				}
+				path := filepath.Join(res.outDir, name)
+				st, err := os.Stat(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.Size() > capBytes+maxRecord {
+					t.Errorf("%s is %d bytes, more than the cap %d plus one record", name, st.Size(), capBytes)
+				}
+				pkts := readPCAP(t, path)
+				total += len(pkts)
+				for _, pk := range pkts {
+					if pk.stream == "big" {
+						seqs[pk.seq] = true
+					}
+				}
+			}
+			captured, _ := strconv.Atoi(res.summary.fields["packets"])
+			if tc.maxFiles < 6 {
+				if len(res.files) != int(tc.maxFiles) {
+					t.Errorf("%d files %v, want %d", len(res.files), res.files, tc.maxFiles)
+				}
+				if total >= captured {
+					t.Errorf("files hold %d packets of %d captured: the oldest file was not overwritten", total, captured)
+				}
+				checkSummary(t, res, -1)
+			} else {
+				if len(res.files) < 5 {
+					t.Errorf("%d files %v, want at least 5 of 1 MB", len(res.files), res.files)
+				}
+				if ratio := float64(len(seqs)) / float64(sent.sent); ratio < 0.999 {
+					t.Errorf("files hold %d of %d datagrams (%.4f), want >= 0.999", len(seqs), sent.sent, ratio)
+				}
+				checkSummary(t, res, total)
+			}
+			t.Logf("%d files, %d packets in them, %d captured; summary %q", len(res.files), total, captured, firstLine(res.termLog))
+		})
+	}
+}
+
+// TestProcTreeSpellings points proc-root at prepared proc trees that spell
+// the Pod's cgroup the ways kubelets, cgroup drivers and runtimes do, with
+// decoys: an exited process, another Pod's process, CRI-O's conmon and the
+// pause process. The capture must run in the right namespace.
+func TestProcTreeSpellings(t *testing.T) {
+	n := newNode(t)
+	p := n.newPeer(t)
+	decoyNS := "fpc-" + n.id + "-decoy"
+	if out, err := exec.Command(toolPaths["ip"], "netns", "add", decoyNS).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command(toolPaths["ip"], "netns", "delete", decoyNS).Run() })
+	podNet := fmt.Sprintf("/proc/%d/ns/net", n.appPID)
+	decoyNet := "/run/netns/" + decoyNS
+
+	stop := make(chan struct{})
+	ticks := p.ticker(portStream, "tick", 10*time.Millisecond, stop)
+	t.Cleanup(func() { close(stop); <-ticks })
+
+	staticUID := randomHex(32) // a static Pod's uid: the hash of its manifest
+	cases := []struct {
+		name string
+		uid  string
+		// path of a container cgroup of the Pod; %[1]s the uid as the
+		// driver spells it, %[2]s a container id.
+		path   string
+		v1     bool
+		conmon string
+	}{
+		{name: "v1 cgroupfs burstable containerd", path: "/kubepods/burstable/pod%[1]s/%[2]s", v1: true},
+		{name: "v2 cgroupfs guaranteed", path: "/kubepods/pod%[1]s/%[2]s"},
+		{name: "v2 cgroupfs besteffort", path: "/kubepods/besteffort/pod%[1]s/%[2]s"},
+		{name: "v2 systemd burstable containerd", path: "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod%[1]s.slice/cri-containerd-%[2]s.scope"},
+		{name: "v2 systemd besteffort crio", path: "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod%[1]s.slice/crio-%[2]s.scope",
+			conmon: "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod%[1]s.slice/crio-conmon-%[2]s.scope"},
+		{name: "v1 systemd guaranteed crio", path: "/kubepods.slice/kubepods-pod%[1]s.slice/crio-%[2]s.scope", v1: true,
+			conmon: "/kubepods.slice/kubepods-pod%[1]s.slice/crio-conmon-%[2]s.scope"},
+		{name: "v2 systemd kind nested", path: "/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/kubelet-kubepods-besteffort-pod%[1]s.slice/cri-containerd-%[2]s.scope"},
+		{name: "v2 systemd static pod", uid: staticUID, path: "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod%[1]s.slice/cri-containerd-%[2]s.scope"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			uid := tc.uid
+			if uid == "" {
+				uid = n.uid
+			}
+			spell := uid
+			if strings.Contains(tc.path, ".slice") {
+				spell = strings.ReplaceAll(uid, "-", "_")
+			}
+			cgroupFile := func(path string) string {
+				if !tc.v1 {
+					return "0::" + path + "\n"
+				}
+				return "12:memory:" + path + "\n11:pids:" + path + "\n1:name=systemd:" + path + "\n"
+			}
+			pathOf := func(format, u string) string { return fmt.Sprintf(format, u, randomHex(64)) }
+
+			root := filepath.Join(t.TempDir(), "proc")
+			// Sorted as the script's glob sorts them: the decoys first.
+			fakeProc(t, root, "1000", "sleep", cgroupFile(pathOf(tc.path, spell)), "")                          // exited: no ns/net
+			fakeProc(t, root, "1001", "nginx", cgroupFile(pathOf(tc.path, strings.Repeat("0", len(spell)))), decoyNet) // another Pod
+			if tc.conmon != "" {
+				fakeProc(t, root, "1002", "conmon", cgroupFile(pathOf(tc.conmon, spell)), decoyNet)
+			}
+			fakeProc(t, root, "1003", "conmon", cgroupFile(pathOf(tc.path, spell)), decoyNet)
+			fakeProc(t, root, "1004", "pause", cgroupFile(pathOf(tc.path, spell)), podNet)
+			fakeProc(t, root, "1005", "app", cgroupFile(pathOf(tc.path, spell)), podNet)
+			fakeProc(t, root, "1006", "app", cgroupFile(pathOf(tc.path, spell)), decoyNet) // never reached
+
+			r := render(t, n, spec{duration: "1", filter: testFilter, uid: uid})
+			c := startCapture(t, r, options{data: map[string]string{"proc-root": root}})
+			res := c.wait(t, 10*time.Second)
+			if res.exit != 0 {
+				t.Fatalf("capture failed: %v", res)
+			}
+			if !strings.Contains(res.stdout, " via pid 1005 ") {
+				t.Errorf("the script did not choose process 1005:\n%s", res.stdout)
+			}
+			if len(res.files) != 1 {
+				t.Fatalf("files %v, want 1", res.files)
+			}
+			got := 0
+			for _, pk := range readPCAP(t, filepath.Join(res.outDir, res.files[0])) {
+				if pk.stream == "tick" {
+					got++
+				}
+			}
+			if got < 50 {
+				t.Errorf("recorded %d ticker packets in 1 s, want about 100: wrong namespace?", got)
+			}
+		})
+	}
+}
+
+// fakeProc makes <root>/<pid> with a cgroup file, a comm file and, unless
+// net is empty, ns/net as a symlink to a real network namespace.
+func fakeProc(t *testing.T, root, pid, comm, cgroup, net string) {
+	t.Helper()
+	dir := filepath.Join(root, pid)
+	if err := os.MkdirAll(filepath.Join(dir, "ns"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cgroup"), []byte(cgroup), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "comm"), []byte(comm+"\n"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if net != "" {
+		if err := os.Symlink(net, filepath.Join(dir, "ns", "net")); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestPodNotFound checks that a Pod with no process on the node gives exit 3
+// and a message that says so, in the termination log too.
+func TestPodNotFound(t *testing.T) {
+	requireTools(t)
+	uid := newUID()
+	r := render(t, &node{uid: uid}, spec{duration: "5", filter: testFilter})
+	c := startCapture(t, r, options{})
+	res := c.wait(t, 10*time.Second)
+	if res.exit != capture.ExitPodNotFound {
+		t.Fatalf("exit %d, want %d: %v", res.exit, capture.ExitPodNotFound, res)
+	}
+	if got := res.summary.fields["status"]; got != "pod-not-found" {
+		t.Errorf("summary status %q, want pod-not-found: %v", got, res)
+	}
+	msg := strings.Join(res.summary.lines, "\n")
+	for _, want := range []string{uid, targetNamespace + "/" + targetPod, "gone", targetNode} {
+		if !strings.Contains(msg, want) || !strings.Contains(res.stderr, want) {
+			t.Errorf("message does not mention %q:\n%v", want, res)
+		}
+	}
+	if len(res.files) != 0 {
+		t.Errorf("files %v were left", res.files)
+	}
+	if res.elapsed > 3*time.Second {
+		t.Errorf("took %v to give up", res.elapsed)
+	}
+	t.Logf("exit %d in %v: %s", res.exit, res.elapsed.Round(time.Millisecond), msg)
+}
+
+// TestBadSettings checks that settings the planner would never render are
+// refused with exit 2 and a message that names the setting.
+func TestBadSettings(t *testing.T) {
+	requireTools(t)
+	cases := []struct {
+		name string
+		data map[string]string
+		env  map[string]string
+		want string
+	}{
+		{name: "duration with a unit", data: map[string]string{"duration-seconds": "3s"}, want: "duration-seconds"},
+		{name: "zero duration", data: map[string]string{"duration-seconds": "0"}, want: "duration-seconds"},
+		{name: "interface with a shell word", data: map[string]string{"interface": "eth0;reboot"}, want: "interface"},
+		{name: "relative output dir", data: map[string]string{"output-dir": "pcap"}, want: "output-dir"},
+		{name: "negative snaplen", data: map[string]string{"snaplen": "-1"}, want: "snaplen"},
+		{name: "huge max-files", data: map[string]string{"max-files": "99999999999"}, want: "max-files"},
+		{name: "relative proc root", data: map[string]string{"proc-root": "proc"}, want: "proc-root"},
+		{name: "no pod uid", env: map[string]string{capture.EnvPodUID: ""}, want: capture.EnvPodUID},
+		{name: "pod uid with a glob", env: map[string]string{capture.EnvPodUID: "*"}, want: capture.EnvPodUID},
+		{name: "no pod name", env: map[string]string{capture.EnvPodName: ""}, want: capture.EnvPodName},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := render(t, &node{uid: newUID()}, spec{duration: "5"})
+			res := startCapture(t, r, options{data: tc.data, env: tc.env}).wait(t, 10*time.Second)
+			if res.exit != capture.ExitBadSettings {
+				t.Fatalf("exit %d, want %d: %v", res.exit, capture.ExitBadSettings, res)
+			}
+			if res.summary.fields["status"] != "bad-settings" || !strings.Contains(res.termLog, tc.want) || !strings.Contains(res.stderr, tc.want) {
+				t.Errorf("the message does not name %s: %v", tc.want, res)
+			}
+		})
+	}
+}
+
+// injections are shell-injection payloads; %[1]s is a marker file that must
+// never appear, %[2]s an executable that would create it.
+var injections = []string{
+	"$(touch %[1]s)",
+	"`touch %[1]s`",
+	"; touch %[1]s",
+	"| touch %[1]s",
+	"&& touch %[1]s",
+	"' ; touch %[1]s ; '",
+	"\" ; touch %[1]s ; \"",
+	"${IFS}$(touch${IFS}%[1]s)",
+	"\ntouch %[1]s\n",
+	">%[1]s",
+	"-z %[2]s",
+	"x -z %[2]s -C 1",
+	"../../../../../../../..%[1]s",
+}
+
+// TestInjection puts shell-injection payloads where user input reaches the
+// script: the filter, the Pod's name and namespace, the jobId and the uid.
+// A payload may make the capture fail, but nothing may execute, and every
+// file must stay inside the output directory.
+func TestInjection(t *testing.T) {
+	n := newNode(t)
+	_ = n.newPeer(t)
+	for i, format := range injections {
+		dir := t.TempDir()
+		marker := filepath.Join(dir, "pwned")
+		helper := filepath.Join(dir, "pwn")
+		if err := os.WriteFile(helper, []byte("#!/bin/sh\ntouch "+marker+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		payload := fmt.Sprintf(format, marker, helper)
+		check := func(t *testing.T, res result, allowed ...int) {
+			t.Helper()
+			if _, err := os.Lstat(marker); err == nil {
+				t.Fatalf("payload %q executed: %s exists\n%v", payload, marker, res)
+			}
+			if !containsInt(allowed, res.exit) {
+				t.Errorf("payload %q: exit %d, want one of %v\n%v", payload, res.exit, allowed, res)
+			}
+			entries, err := os.ReadDir(filepath.Dir(res.outDir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				if name := e.Name(); name != "out" && name != "config" && name != "termination-log" {
+					t.Errorf("payload %q: %s appeared next to the output directory", payload, name)
+				}
+			}
+			safe := regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+			out, _ := os.ReadDir(res.outDir)
+			for _, e := range out {
+				if !e.Type().IsRegular() || !safe.MatchString(e.Name()) {
+					t.Errorf("payload %q: unexpected entry %q (%v) in the output directory", payload, e.Name(), e.Type())
+				}
+			}
+		}
+		t.Run(fmt.Sprintf("%02d/filter", i), func(t *testing.T) {
+			t.Parallel()
+			r := render(t, n, spec{duration: "1"})
+			res := startCapture(t, r, options{data: map[string]string{"filter": payload}}).wait(t, 10*time.Second)
+			check(t, res, 0, capture.ExitTCPDumpFailed)
+		})
+		t.Run(fmt.Sprintf("%02d/names", i), func(t *testing.T) {
+			t.Parallel()
+			r := render(t, n, spec{duration: "1", filter: testFilter})
+			res := startCapture(t, r, options{
+				data: map[string]string{"job-id": payload},
+				env:  map[string]string{capture.EnvPodName: payload, capture.EnvPodNamespace: payload, capture.EnvNodeName: payload, capture.EnvPodIP: payload},
+			}).wait(t, 10*time.Second)
+			check(t, res, 0)
+			if len(res.files) != 1 {
+				t.Errorf("payload %q: files %v, want 1", payload, res.files)
+			}
+		})
+		t.Run(fmt.Sprintf("%02d/uid", i), func(t *testing.T) {
+			t.Parallel()
+			r := render(t, n, spec{duration: "1"})
+			res := startCapture(t, r, options{env: map[string]string{capture.EnvPodUID: payload}}).wait(t, 10*time.Second)
+			check(t, res, capture.ExitBadSettings)
+		})
+	}
+}
+
+func containsInt(list []int, v int) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// TestTerminated checks SIGTERM (the Job's deadline, the Pod deleted): the
+// script stops tcpdump with SIGINT, so the file is complete, still writes
+// the summary and exits 143 at once.
+func TestTerminated(t *testing.T) {
+	n := newNode(t)
+	p := n.newPeer(t)
+	stop := make(chan struct{})
+	ticks := p.ticker(portTicker, "tick", 10*time.Millisecond, stop)
+	t.Cleanup(func() { close(stop); <-ticks })
+
+	r := render(t, n, spec{duration: "30", filter: testFilter})
+	c := startCapture(t, r, options{shell: shellBusybox})
+	c.firstFile(t, 5*time.Second)
+	time.Sleep(time.Second)
+	sent := time.Now()
+	c.signal(t, syscall.SIGTERM)
+	res := c.wait(t, 10*time.Second)
+	took := c.ended.Sub(sent)
+	if res.exit != 143 {
+		t.Fatalf("exit %d, want 143: %v", res.exit, res)
+	}
+	if took > time.Second {
+		t.Errorf("took %v to stop after SIGTERM", took)
+	}
+	if got := res.summary.fields["status"]; got != "interrupted" {
+		t.Errorf("summary status %q, want interrupted: %v", got, res)
+	}
+	if len(res.files) != 1 {
+		t.Fatalf("files %v, want 1", res.files)
+	}
+	pkts := readPCAP(t, filepath.Join(res.outDir, res.files[0]))
+	if len(pkts) < 50 {
+		t.Errorf("%d packets in about 1 s, want about 100", len(pkts))
+	}
+	if got := res.summary.fields["packets"]; got != strconv.Itoa(len(pkts)) {
+		t.Errorf("summary packets=%s, file holds %d", got, len(pkts))
+	}
+	t.Logf("stopped %v after SIGTERM with %d packets: %q", took.Round(time.Millisecond), len(pkts), firstLine(res.termLog))
+}
+
+// TestRetention checks the Pod output's retrieval window: once the files are
+// closed the readiness probe the planner rendered passes, the files can be
+// read while the script waits, and .retrieved ends the wait.
+func TestRetention(t *testing.T) {
+	n := newNode(t)
+	p := n.newPeer(t)
+	stop := make(chan struct{})
+	ticks := p.ticker(portTicker, "tick", 10*time.Millisecond, stop)
+	t.Cleanup(func() { close(stop); <-ticks })
+
+	r := render(t, n, spec{duration: "1", filter: testFilter, retention: 60})
+	probe := r.container(t).ReadinessProbe
+	if probe == nil || probe.Exec == nil {
+		t.Fatalf("the rendered Pod-output Job has no exec readiness probe")
+	}
+	c := startCapture(t, r, options{})
+	ready := func() bool {
+		argv := append([]string{"--mount=/proc/" + strconv.Itoa(c.cmd.Process.Pid) + "/ns/mnt", "--"}, probe.Exec.Command...)
+		return exec.Command(toolPaths["nsenter"], argv...).Run() == nil
+	}
+	c.firstFile(t, 5*time.Second)
+	if ready() {
+		t.Errorf("readiness probe %q passes while the capture runs", probe.Exec.Command)
+	}
+	if !c.waitFor(5*time.Second, ready) {
+		t.Fatalf("readiness probe %q never passed", probe.Exec.Command)
+	}
+	if !c.running() {
+		t.Fatalf("the script did not wait for retrieval")
+	}
+	files := captureFiles(t, c.outDir)
+	if len(files) != 1 {
+		t.Fatalf("files %v, want 1", files)
+	}
+	if pkts := readPCAP(t, filepath.Join(c.outDir, files[0])); len(pkts) < 50 {
+		t.Errorf("%d packets in 1 s, want about 100", len(pkts))
+	}
+	retrieved := time.Now()
+	if err := os.WriteFile(filepath.Join(c.outDir, ".retrieved"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := c.wait(t, 5*time.Second)
+	if res.exit != 0 {
+		t.Fatalf("exit %d, want 0: %v", res.exit, res)
+	}
+	if took := c.ended.Sub(retrieved); took > 2*time.Second {
+		t.Errorf("took %v to end after .retrieved", took)
+	}
+	checkSummary(t, res, -1)
+}

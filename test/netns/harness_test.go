@@ -1,0 +1,523 @@
+package netns
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// The shells a capture can run under: the host's /bin/sh (dash on Debian),
+// bash as sh, or busybox ash with busybox's applets, as in Alpine images
+// like the default nicolaka/netshoot.
+const (
+	shellHost    = "sh"
+	shellBash    = "bash"
+	shellBusybox = "busybox"
+)
+
+// imagePath is the PATH a container image sets.
+const imagePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// options change how a rendered capture is run.
+type options struct {
+	shell string
+	// data overrides keys of the rendered ConfigMap: test-only settings
+	// (proc-root) and payloads the planner would reject.
+	data map[string]string
+	// env overrides environment variables of the rendered container.
+	env map[string]string
+}
+
+// capRun is a running capture.
+type capRun struct {
+	cmd     *exec.Cmd
+	started time.Time
+	outDir  string
+	termLog string
+	stdout  lockedBuffer
+	stderr  lockedBuffer
+	done    chan struct{}
+	exit    int
+	ended   time.Time
+}
+
+// result is what a finished capture left.
+type result struct {
+	exit    int
+	elapsed time.Duration
+	stdout  string
+	stderr  string
+	termLog string
+	summary summary
+	outDir  string
+	// files are the capture's files in the output directory, sorted.
+	files []string
+}
+
+// summary is the termination log: key=value pairs on the first line, then
+// file names or a message.
+type summary struct {
+	fields map[string]string
+	lines  []string
+}
+
+// startCapture runs the rendered capture as its Job would: the ConfigMap's
+// data as files at the config mount path, an empty directory at the output
+// mount path, the container's command, args and env, and its capabilities,
+// in a private mount namespace on the host's network and PID namespaces
+// (the Job has hostPID).
+func startCapture(t *testing.T, r rendered, o options) *capRun {
+	t.Helper()
+	tools := requireTools(t)
+	c := r.container(t)
+	if len(c.Command) == 0 {
+		t.Fatalf("rendered container has no command: it would depend on the image's entrypoint")
+	}
+	if len(c.EnvFrom) > 0 {
+		t.Fatalf("rendered container uses envFrom, which this harness does not emulate")
+	}
+	if p := c.TerminationMessagePath; p != "" && p != "/dev/termination-log" {
+		t.Fatalf("rendered container reads its termination message from %s, but the script writes /dev/termination-log", p)
+	}
+
+	dir := t.TempDir()
+	run := &capRun{done: make(chan struct{}), outDir: filepath.Join(dir, "out"), termLog: filepath.Join(dir, "termination-log")}
+	if err := os.Mkdir(run.outDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(run.outDir, 0o777); err != nil { // an emptyDir is world-writable
+		t.Fatal(err)
+	}
+	data := make(map[string]string, len(r.configMap.Data))
+	for k, v := range r.configMap.Data {
+		data[k] = v
+	}
+	for k, v := range o.data {
+		data[k] = v
+	}
+	configDir := writeConfigMapVolume(t, filepath.Join(dir, "config"), data)
+
+	// Volume mounts, in the container's order: source, target, ro|rw.
+	var mounts []string
+	for _, vm := range c.VolumeMounts {
+		if vm.SubPath != "" || vm.SubPathExpr != "" {
+			t.Fatalf("volume mount %s uses a subPath, which this harness does not emulate", vm.Name)
+		}
+		v := volume(t, r, vm.Name)
+		var src string
+		switch {
+		case v.ConfigMap != nil:
+			if v.ConfigMap.Name != r.configMap.Name {
+				t.Fatalf("volume %s mounts ConfigMap %s, but the plan's ConfigMap is %s", v.Name, v.ConfigMap.Name, r.configMap.Name)
+			}
+			if len(v.ConfigMap.Items) > 0 {
+				t.Fatalf("volume %s selects ConfigMap items, which this harness does not emulate", v.Name)
+			}
+			src = configDir
+		case v.EmptyDir != nil, v.HostPath != nil, v.PersistentVolumeClaim != nil:
+			src = run.outDir
+		default:
+			t.Fatalf("volume %s has a source this harness does not emulate", v.Name)
+		}
+		ensureMountPoint(t, vm.MountPath)
+		ro := "rw"
+		if vm.ReadOnly {
+			ro = "ro"
+		}
+		mounts = append(mounts, src, vm.MountPath, ro)
+	}
+	// The image's /bin/sh.
+	switch o.shell {
+	case "", shellHost:
+	case shellBash, shellBusybox:
+		sh, err := filepath.EvalSymlinks("/bin/sh")
+		if err != nil {
+			t.Fatal(err)
+		}
+		with := requireTools(t, o.shell)[o.shell]
+		mounts = append(mounts, with, sh, "ro")
+	default:
+		t.Fatalf("unknown shell %q", o.shell)
+	}
+
+	env := []string{"PATH=" + imagePath, "HOSTNAME=" + r.job.Name + "-abcde"}
+	if o.shell == shellBusybox {
+		env[0] = "PATH=" + busyboxPath(t)
+	}
+	for _, e := range c.Env {
+		v := e.Value
+		if e.ValueFrom != nil {
+			v = fieldValue(t, r, e)
+		}
+		if ov, ok := o.env[e.Name]; ok {
+			v = ov
+		}
+		env = append(env, e.Name+"="+v)
+	}
+	for k, v := range o.env {
+		if !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == k }) {
+			env = append(env, k+"="+v)
+		}
+	}
+	// Test-only: where the kubelet would read /dev/termination-log.
+	env = append(env, "TERMINATION_LOG="+run.termLog)
+
+	workDir := c.WorkingDir
+	if workDir == "" {
+		workDir = "/"
+	}
+	argv := []string{tools["unshare"], "--mount", "--propagation", "private", "--", tools["sh"], "-c", mountScript, "fpc-mounts", tools["mount"], workDir}
+	argv = append(argv, mounts...)
+	argv = append(argv, "--")
+	argv = append(argv, securityArgv(t, c)...)
+	argv = append(argv, c.Command...)
+	argv = append(argv, c.Args...)
+
+	run.cmd = exec.Command(argv[0], argv[1:]...)
+	run.cmd.Env = env
+	run.cmd.Stdout = &run.stdout
+	run.cmd.Stderr = &run.stderr
+	run.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	run.started = time.Now()
+	if err := run.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		err := run.cmd.Wait()
+		run.ended = time.Now()
+		run.exit = 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			run.exit = ee.ExitCode()
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				run.exit = 128 + int(ws.Signal())
+			}
+		} else if err != nil {
+			run.exit = -1
+		}
+		close(run.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-run.done:
+		default:
+			// Only the process group this test started.
+			_ = syscall.Kill(-run.cmd.Process.Pid, syscall.SIGKILL)
+			<-run.done
+		}
+	})
+	return run
+}
+
+// mountScript mounts the volumes in the private mount namespace, then runs
+// the container's command: $1 mount, $2 working dir, then source, target,
+// ro|rw triples up to --, then the command.
+const mountScript = `set -eu
+mount=$1 workdir=$2
+shift 2
+while [ "$1" != -- ]; do
+	"$mount" --bind "$1" "$2"
+	if [ "$3" = ro ]; then "$mount" -o remount,bind,ro "$2"; fi
+	shift 3
+done
+shift
+cd "$workdir"
+exec "$@"
+`
+
+// securityArgv emulates the container's security context with setpriv:
+// the added capabilities as the whole bounding set when ALL is dropped, and
+// no_new_privs when privilege escalation is off. Privileged needs nothing.
+func securityArgv(t *testing.T, c *corev1.Container) []string {
+	t.Helper()
+	sc := c.SecurityContext
+	if sc == nil || (sc.Privileged != nil && *sc.Privileged) {
+		return nil
+	}
+	if sc.RunAsUser != nil && *sc.RunAsUser != 0 {
+		t.Fatalf("rendered container runs as uid %d; the capture needs root", *sc.RunAsUser)
+	}
+	argv := []string{toolPaths["setpriv"], "--inh-caps=-all"}
+	if sc.Capabilities != nil {
+		if !slices.Contains(sc.Capabilities.Drop, "ALL") {
+			t.Fatalf("rendered container does not drop ALL capabilities; this harness emulates only drop-ALL-then-add")
+		}
+		set := "-all"
+		for _, c := range sc.Capabilities.Add {
+			set += ",+" + strings.ToLower(strings.TrimPrefix(string(c), "CAP_"))
+		}
+		argv = append(argv, "--bounding-set="+set)
+	}
+	if sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
+		argv = append(argv, "--no-new-privs")
+	}
+	return append(argv, "--")
+}
+
+// volume returns the rendered pod's volume of that name.
+func volume(t *testing.T, r rendered, name string) corev1.Volume {
+	t.Helper()
+	for _, v := range r.pod().Volumes {
+		if v.Name == name {
+			return v
+		}
+	}
+	t.Fatalf("rendered Job mounts volume %s, which its pod does not define", name)
+	return corev1.Volume{}
+}
+
+// fieldValue resolves an env var's fieldRef as the kubelet would for the
+// capture Pod.
+func fieldValue(t *testing.T, r rendered, e corev1.EnvVar) string {
+	t.Helper()
+	if e.ValueFrom.FieldRef == nil {
+		t.Fatalf("env %s takes its value from a source this harness does not emulate", e.Name)
+	}
+	switch e.ValueFrom.FieldRef.FieldPath {
+	case "metadata.name":
+		return r.job.Name + "-abcde"
+	case "metadata.namespace":
+		return r.job.Namespace
+	case "spec.nodeName":
+		return r.pod().NodeName
+	case "status.podIP":
+		return "203.0.113.9"
+	}
+	t.Fatalf("env %s: fieldRef %s is not emulated", e.Name, e.ValueFrom.FieldRef.FieldPath)
+	return ""
+}
+
+// writeConfigMapVolume lays data out the way the kubelet does: files in a
+// timestamped directory, ..data pointing at it, and each key a symlink
+// through ..data.
+func writeConfigMapVolume(t *testing.T, dir string, data map[string]string) string {
+	t.Helper()
+	ts := "..2026_11_24_10_15_00.000000001"
+	if err := os.MkdirAll(filepath.Join(dir, ts), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range data {
+		if strings.Contains(k, "/") || strings.HasPrefix(k, "..") {
+			t.Fatalf("ConfigMap key %q cannot be a file name", k)
+		}
+		if err := os.WriteFile(filepath.Join(dir, ts, k), []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join("..data", k), filepath.Join(dir, k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(ts, filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// Mount points the tests had to create on the host; TestMain removes them.
+var mountPoints struct {
+	sync.Mutex
+	created []string
+}
+
+// ensureMountPoint makes sure a directory exists at path for a bind mount.
+func ensureMountPoint(t *testing.T, path string) {
+	t.Helper()
+	if !filepath.IsAbs(path) {
+		t.Fatalf("mount path %q is not absolute", path)
+	}
+	mountPoints.Lock()
+	defer mountPoints.Unlock()
+	var missing []string
+	for p := filepath.Clean(path); p != "/"; p = filepath.Dir(p) {
+		if _, err := os.Lstat(p); err == nil {
+			break
+		}
+		missing = append(missing, p)
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := os.Mkdir(missing[i], 0o755); err != nil {
+			t.Fatal(err)
+		}
+		mountPoints.created = append(mountPoints.created, missing[i])
+	}
+}
+
+var (
+	busyboxOnce sync.Once
+	busyboxDir  string
+	busyboxErr  error
+)
+
+// busyboxPath returns a PATH of busybox applets (and tcpdump), like an
+// Alpine image's.
+func busyboxPath(t *testing.T) string {
+	t.Helper()
+	bb := requireTools(t, "busybox")["busybox"]
+	busyboxOnce.Do(func() {
+		busyboxDir, busyboxErr = os.MkdirTemp("", "fpc-busybox-")
+		if busyboxErr != nil {
+			return
+		}
+		var out []byte
+		out, busyboxErr = exec.Command(bb, "--list").Output()
+		for _, applet := range strings.Fields(string(out)) {
+			if busyboxErr == nil && !strings.Contains(applet, "/") {
+				busyboxErr = os.Symlink(bb, filepath.Join(busyboxDir, applet))
+			}
+		}
+		if busyboxErr == nil {
+			busyboxErr = os.Symlink(toolPaths["tcpdump"], filepath.Join(busyboxDir, "tcpdump"))
+		}
+	})
+	if busyboxErr != nil {
+		t.Fatal(busyboxErr)
+	}
+	return busyboxDir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	mountPoints.Lock()
+	for i := len(mountPoints.created) - 1; i >= 0; i-- {
+		if err := os.Remove(mountPoints.created[i]); err != nil {
+			fmt.Fprintf(os.Stderr, "cannot remove mount point %s: %v\n", mountPoints.created[i], err)
+		}
+	}
+	mountPoints.Unlock()
+	if busyboxDir != "" {
+		_ = os.RemoveAll(busyboxDir)
+	}
+	os.Exit(code)
+}
+
+// signal sends sig to the capture script.
+func (c *capRun) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := c.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// running tells whether the capture script still runs.
+func (c *capRun) running() bool {
+	select {
+	case <-c.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// waitFor polls cond until it holds or the capture ends or timeout passes.
+func (c *capRun) waitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		if !c.running() {
+			return cond()
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return cond()
+}
+
+// firstFile waits until tcpdump has created its first file, which it does
+// once the capture is live.
+func (c *capRun) firstFile(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	if !c.waitFor(timeout, func() bool { return len(captureFiles(t, c.outDir)) > 0 }) {
+		t.Fatalf("no capture file after %v\nstdout:\n%s\nstderr:\n%s", timeout, c.stdout.String(), c.stderr.String())
+	}
+}
+
+// wait waits for the capture to end and collects what it left.
+func (c *capRun) wait(t *testing.T, timeout time.Duration) result {
+	t.Helper()
+	select {
+	case <-c.done:
+	case <-time.After(timeout):
+		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		<-c.done
+		t.Fatalf("capture still running after %v\nstdout:\n%s\nstderr:\n%s", timeout, c.stdout.String(), c.stderr.String())
+	}
+	r := result{
+		exit:    c.exit,
+		elapsed: c.ended.Sub(c.started),
+		stdout:  c.stdout.String(),
+		stderr:  c.stderr.String(),
+		outDir:  c.outDir,
+		files:   captureFiles(t, c.outDir),
+	}
+	if b, err := os.ReadFile(c.termLog); err == nil {
+		r.termLog = string(b)
+	}
+	r.summary = parseSummary(r.termLog)
+	return r
+}
+
+// captureFiles lists the files in dir that are not hidden markers.
+func captureFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), ".") {
+			files = append(files, e.Name())
+		}
+	}
+	return files
+}
+
+func parseSummary(s string) summary {
+	sum := summary{fields: map[string]string{}}
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) == 0 || lines[0] == "" {
+		return sum
+	}
+	for _, kv := range strings.Fields(lines[0]) {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			sum.fields[k] = v
+		}
+	}
+	sum.lines = lines[1:]
+	return sum
+}
+
+// String describes a result for failure messages.
+func (r result) String() string {
+	return fmt.Sprintf("exit %d after %v\ntermination log:\n%s\nstdout:\n%s\nstderr:\n%s", r.exit, r.elapsed, r.termLog, r.stdout, r.stderr)
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
