@@ -323,7 +323,7 @@ func TestProcTreeSpellings(t *testing.T) {
 
 			root := filepath.Join(t.TempDir(), "proc")
 			// Sorted as the script's glob sorts them: the decoys first.
-			fakeProc(t, root, "1000", "sleep", cgroupFile(pathOf(tc.path, spell)), "")                          // exited: no ns/net
+			fakeProc(t, root, "1000", "sleep", cgroupFile(pathOf(tc.path, spell)), "")                                 // exited: no ns/net
 			fakeProc(t, root, "1001", "nginx", cgroupFile(pathOf(tc.path, strings.Repeat("0", len(spell)))), decoyNet) // another Pod
 			if tc.conmon != "" {
 				fakeProc(t, root, "1002", "conmon", cgroupFile(pathOf(tc.conmon, spell)), decoyNet)
