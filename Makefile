@@ -29,8 +29,9 @@ render: ## Render the example PacketCapture (example/xr.yaml) into its ConfigMap
 render-legacy: ## Render the legacy claim variant (example/legacy).
 	hack/render.sh example/legacy/xr.yaml example/legacy/composition.yaml example/functions.yaml example/required-resources.yaml -r
 
-lint: ## go vet and staticcheck.
+lint: ## go vet and staticcheck (pinned in tools/staticcheck).
 	$(GO) vet ./...
+	hack/staticcheck.sh ./...
 
 bench: ## Run the benchmarks.
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
