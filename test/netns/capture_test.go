@@ -32,9 +32,10 @@ func TestCaptureAsRendered(t *testing.T) {
 		security v1beta1.SecurityMode
 	}{
 		{"dash/privileged", shellHost, v1beta1.SecurityPrivileged},
+		{"busybox/privileged", shellBusybox, v1beta1.SecurityPrivileged},
+		{"bash/privileged", shellBash, v1beta1.SecurityPrivileged},
 		{"dash/capabilities", shellHost, v1beta1.SecurityCapabilities},
 		{"busybox/capabilities", shellBusybox, v1beta1.SecurityCapabilities},
-		{"bash/privileged", shellBash, v1beta1.SecurityPrivileged},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

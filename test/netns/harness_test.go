@@ -177,7 +177,10 @@ func startCapture(t *testing.T, r rendered, o options) *capRun {
 	if workDir == "" {
 		workDir = "/"
 	}
-	argv := []string{tools["unshare"], "--mount", "--propagation", "private", "--", tools["sh"], "-c", mountScript, "fpc-mounts", tools["mount"], workDir}
+	// The capture Pod has its own mount, network, UTS and IPC namespaces,
+	// and the host's PID namespace (hostPID).
+	argv := []string{tools["unshare"], "--mount", "--propagation", "private", "--net", "--uts", "--ipc", "--",
+		tools["sh"], "-c", mountScript, "fpc-mounts", tools["mount"], workDir}
 	argv = append(argv, mounts...)
 	argv = append(argv, "--")
 	argv = append(argv, securityArgv(t, c)...)
@@ -252,6 +255,10 @@ func securityArgv(t *testing.T, c *corev1.Container) []string {
 	if sc.Capabilities != nil {
 		if !slices.Contains(sc.Capabilities.Drop, "ALL") {
 			t.Fatalf("rendered container does not drop ALL capabilities; this harness emulates only drop-ALL-then-add")
+		}
+		if !slices.Contains(sc.Capabilities.Add, "SETGID") {
+			t.Errorf("the rendered capabilities %v lack SETGID: tcpdump builds with a default user (Debian, Ubuntu, RHEL's support-tools) "+
+				"call initgroups() to keep root under -Z root and fail without it", sc.Capabilities.Add)
 		}
 		set := "-all"
 		for _, c := range sc.Capabilities.Add {
