@@ -14,7 +14,7 @@ generate: ## Regenerate the Input's deepcopy functions and CRD (package/input).
 	cd input && $(GO) generate -tags generate ./...
 
 check-generate: generate ## Fail when generated files are stale.
-	@git diff --exit-code -- input package/input || { echo "generated files are stale: run 'make generate' and commit" >&2; exit 1; }
+	@git diff --exit-code -- input/v1beta1/zz_generated.deepcopy.go package/input || { echo "generated files are stale: run 'make generate' and commit" >&2; exit 1; }
 
 build: ## Build the static function binary into $(OUTPUT)/bin.
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(OUTPUT)/bin/function-packet-capture .

@@ -1,12 +1,16 @@
 package capture
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/function-packet-capture/function-packet-capture/input/v1beta1"
 )
 
 // DecodePacketCapture reads a PacketCapture (XR, claim or KRM item) from its
@@ -87,6 +91,31 @@ func jsonType(goKind string) string {
 		return "array"
 	}
 	return goKind
+}
+
+// DecodeInput reads the function's Input. Unlike the PacketCapture, the
+// Input is strict: an unknown field is a typo the platform team must hear of,
+// not a setting to ignore. A nil or empty object means all defaults.
+func DecodeInput(obj map[string]any) (*v1beta1.Input, error) {
+	in := &v1beta1.Input{}
+	if len(obj) == 0 {
+		return in, nil
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the Input: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(in); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return nil, &InvalidError{Errors: field.ErrorList{field.Invalid(field.NewPath("input", strings.Split(typeErr.Field, ".")...), typeErr.Value, "must be of type "+jsonType(typeErr.Type.Kind().String()))}}
+		}
+		msg := strings.TrimPrefix(err.Error(), "json: ")
+		return nil, fmt.Errorf("invalid Input (%s/%s): %s; see package/input for its fields", v1beta1.Group, v1beta1.Version, msg)
+	}
+	return in, nil
 }
 
 // DecodeObject converts an unstructured Kubernetes object into its typed

@@ -39,6 +39,15 @@ type capture struct {
 	planned *batchv1.Job
 }
 
+// Validate checks a PacketCapture and the Input without planning: adapters
+// call it before asking for the target's objects, so bad input fails at once.
+func Validate(pc PacketCapture, in *v1beta1.Input) error {
+	if _, errs := resolveSettings(pc, in); len(errs) > 0 {
+		return &InvalidError{Errors: errs}
+	}
+	return nil
+}
+
 // Plan computes the ConfigMap, Jobs and status of a capture. It never
 // drops a Job that exists: a running capture and its files survive the Pod,
 // the Deployment and any change to the spec.

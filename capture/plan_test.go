@@ -798,4 +798,3 @@ func asInvalid(err error, target **InvalidError) bool {
 	}
 	return ok
 }
-

@@ -21,7 +21,6 @@ import (
 	"github.com/crossplane/function-sdk-go/response"
 
 	"github.com/function-packet-capture/function-packet-capture/capture"
-	"github.com/function-packet-capture/function-packet-capture/input/v1beta1"
 )
 
 // Names of the resources this function asks Crossplane for.
@@ -60,9 +59,9 @@ func NewFunction(log logging.Logger) *Function {
 func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) (*fnv1.RunFunctionResponse, error) {
 	rsp := response.To(req, response.DefaultTTL)
 
-	in := &v1beta1.Input{}
-	if err := request.GetInput(req, in); err != nil {
-		response.Fatal(rsp, errors.Wrap(err, "cannot read the function's input (packetcapture.fn.crossplane.io/v1beta1 Input)"))
+	in, err := capture.DecodeInput(req.GetInput().AsMap())
+	if err != nil {
+		response.Fatal(rsp, err)
 		return rsp, nil
 	}
 	oxr, err := request.GetObservedCompositeResource(req)
@@ -77,6 +76,10 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 	}
 	if pc.Namespace == "" {
 		pc.Namespace = oxr.Resource.GetLabels()[labelClaimNamespace]
+	}
+	if err := capture.Validate(pc, in); err != nil {
+		response.Fatal(rsp, err)
+		return rsp, nil
 	}
 	log := f.log.WithValues("xr", pc.Namespace+"/"+pc.Name, "target", pc.Spec.TargetNamespace+"/"+pc.Spec.TargetDeployment)
 

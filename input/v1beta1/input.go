@@ -12,6 +12,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// Group and Version of the Input API.
+const (
+	Group   = "packetcapture.fn.crossplane.io"
+	Version = "v1beta1"
+)
+
 // OutputType says where a capture Job writes its PCAP files.
 // +kubebuilder:validation:Enum=Pod;HostPath;PersistentVolumeClaim
 type OutputType string
