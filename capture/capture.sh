@@ -303,7 +303,7 @@ if [ "$rc" -ne 0 ]; then
 	esac
 	rm -f "$log"
 	if [ ! -e "$netns" ]; then
-		die "$EX_NOPOD" pod-not-found "pod $target: its network namespace $netns vanished before the capture started; the Pod is gone"
+		die "$EX_NOPOD" pod-not-found "pod $target: its network namespace $netns is gone, and so is the Pod"
 	fi
 	die "$EX_TCPDUMP" tcpdump-failed "pod $target: tcpdump exited with status $rc: $why"
 fi

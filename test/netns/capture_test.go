@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -483,7 +484,7 @@ func TestInjection(t *testing.T) {
 			if _, err := os.Lstat(marker); err == nil {
 				t.Fatalf("payload %q executed: %s exists\n%v", payload, marker, res)
 			}
-			if !containsInt(allowed, res.exit) {
+			if !slices.Contains(allowed, res.exit) {
 				t.Errorf("payload %q: exit %d, want one of %v\n%v", payload, res.exit, allowed, res)
 			}
 			entries, err := os.ReadDir(filepath.Dir(res.outDir))
@@ -528,15 +529,6 @@ func TestInjection(t *testing.T) {
 			check(t, res, capture.ExitBadSettings)
 		})
 	}
-}
-
-func containsInt(list []int, v int) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // TestTerminated checks SIGTERM (the Job's deadline, the Pod deleted): the
@@ -628,4 +620,65 @@ func TestRetention(t *testing.T) {
 		t.Errorf("took %v to end after .retrieved", took)
 	}
 	checkSummary(t, res, -1)
+}
+
+// fakeTCPDump stands in for tcpdump: it writes 60 small rotated files, as
+// a long capture with -C and -W would, and reports them.
+const fakeTCPDump = `#!/bin/sh
+w=
+while [ $# -gt 0 ]; do
+	case $1 in
+	-w) w=$2; shift ;;
+	--) break ;;
+	esac
+	shift
+done
+i=0
+while [ $i -lt 60 ]; do
+	printf x >"$w$(printf %02d $i)"
+	i=$((i + 1))
+done
+echo "tcpdump: listening on any" >&2
+printf '%s\n' "60 packets captured" "60 packets received by filter" "0 packets dropped by kernel" >&2
+`
+
+// TestSummaryFitsTerminationLog checks that a capture with many files keeps
+// its summary under the kubelet's 4 KiB, counting the names it leaves out.
+func TestSummaryFitsTerminationLog(t *testing.T) {
+	requireTools(t)
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "tcpdump"), []byte(fakeTCPDump), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(t.TempDir(), "proc")
+	// The capture's own (new) network namespace stands in for the Pod's.
+	uid := newUID()
+	fakeProc(t, root, "1", "app", "0::/kubepods/pod"+uid+"/"+randomHex(64)+"\n", "/proc/self/ns/net")
+	long := strings.Repeat("a", 200)
+	r := render(t, &node{uid: uid}, spec{duration: "1"})
+	res := startCapture(t, r, options{
+		pathPrefix: bin,
+		data:       map[string]string{"proc-root": root},
+		env:        map[string]string{capture.EnvPodName: long},
+	}).wait(t, 10*time.Second)
+	if res.exit != 0 {
+		t.Fatalf("capture failed: %v", res)
+	}
+	if len(res.termLog) >= 4096 {
+		t.Errorf("termination log is %d bytes, the kubelet keeps 4096", len(res.termLog))
+	}
+	if got := res.summary.fields["files"]; got != "60" {
+		t.Errorf("summary files=%s, want 60", got)
+	}
+	last := res.summary.lines[len(res.summary.lines)-1]
+	listed := len(res.summary.lines) - 1
+	if want := fmt.Sprintf("... and %d more", 60-listed); last != want {
+		t.Errorf("summary ends %q, want %q", last, want)
+	}
+	for _, name := range res.summary.lines[:listed] {
+		if !slices.Contains(res.files, name) {
+			t.Errorf("summary lists %q, which is not a file", name)
+		}
+	}
+	t.Logf("%d bytes of termination log list %d of 60 files", len(res.termLog), listed)
 }

@@ -37,6 +37,8 @@ type options struct {
 	data map[string]string
 	// env overrides environment variables of the rendered container.
 	env map[string]string
+	// pathPrefix goes before the image's PATH, to put stand-ins first.
+	pathPrefix string
 }
 
 // capRun is a running capture.
@@ -154,6 +156,9 @@ func startCapture(t *testing.T, r rendered, o options) *capRun {
 	env := []string{"PATH=" + imagePath, "HOSTNAME=" + r.job.Name + "-abcde"}
 	if o.shell == shellBusybox {
 		env[0] = "PATH=" + busyboxPath(t)
+	}
+	if o.pathPrefix != "" {
+		env[0] = "PATH=" + o.pathPrefix + ":" + strings.TrimPrefix(env[0], "PATH=")
 	}
 	for _, e := range c.Env {
 		v := e.Value
