@@ -177,7 +177,9 @@ func captureJob(pc PacketCapture, s settings, cmName string, t target) *batchv1.
 
 // securityContext runs the capture as root with either full privilege or
 // only SYS_ADMIN (setns), SYS_PTRACE (open another process's namespace),
-// NET_RAW and NET_ADMIN (capture, promiscuous mode).
+// NET_RAW and NET_ADMIN (capture, promiscuous mode) and SETGID (tcpdump
+// builds with a default user call setgid even for `-Z root`; without it
+// every capture fails).
 func securityContext(mode v1beta1.SecurityMode) *corev1.SecurityContext {
 	sc := &corev1.SecurityContext{RunAsUser: ptrTo(int64(0)), RunAsNonRoot: ptrTo(false)}
 	if mode == v1beta1.SecurityPrivileged {
@@ -188,7 +190,7 @@ func securityContext(mode v1beta1.SecurityMode) *corev1.SecurityContext {
 	// together with CAP_SYS_ADMIN, which setns needs.
 	sc.Capabilities = &corev1.Capabilities{
 		Drop: []corev1.Capability{"ALL"},
-		Add:  []corev1.Capability{"NET_ADMIN", "NET_RAW", "SYS_ADMIN", "SYS_PTRACE"},
+		Add:  []corev1.Capability{"NET_ADMIN", "NET_RAW", "SETGID", "SYS_ADMIN", "SYS_PTRACE"},
 	}
 	return sc
 }

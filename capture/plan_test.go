@@ -552,7 +552,7 @@ func TestPlanJobShape(t *testing.T) {
 		{"image", spec.Containers[0].Image, v1beta1.DefaultImage},
 		{"config volume", spec.Volumes[0].ConfigMap.Name, "shop-web"},
 		{"output volume", spec.Volumes[1].EmptyDir != nil, true},
-		{"capabilities", spec.Containers[0].SecurityContext.Capabilities.Add, []corev1.Capability{"NET_ADMIN", "NET_RAW", "SYS_ADMIN", "SYS_PTRACE"}},
+		{"capabilities", spec.Containers[0].SecurityContext.Capabilities.Add, []corev1.Capability{"NET_ADMIN", "NET_RAW", "SETGID", "SYS_ADMIN", "SYS_PTRACE"}},
 		{"env", spec.Containers[0].Env, []corev1.EnvVar{
 			{Name: EnvPodName, Value: "web-5d4f8-aaaaa"}, {Name: EnvPodNamespace, Value: testNS},
 			{Name: EnvPodUID, Value: "uid-pod-web-5d4f8-aaaaa"}, {Name: EnvPodIP, Value: "10.0.0.15"}, {Name: EnvNodeName, Value: "node-a"},
@@ -696,6 +696,7 @@ func TestPlanInvalid(t *testing.T) {
 		"DurationFraction":    {spec: func(p *PacketCapture) { p.Spec.Duration = "1.5s" }, want: []string{`spec.duration: Invalid value: "1.5s"`, "whole number"}},
 		"FilterNewline":       {spec: func(p *PacketCapture) { p.Spec.Filter = "tcp\nport 80" }, want: []string{"spec.filter: Invalid value", "control characters"}},
 		"FilterTooLong":       {spec: func(p *PacketCapture) { p.Spec.Filter = strings.Repeat("a", 2000) }, want: []string{"spec.filter: Too long"}},
+		"FilterOption":        {spec: func(p *PacketCapture) { p.Spec.Filter = "-z /tmp/x" }, want: []string{"spec.filter: Invalid value", "not a tcpdump option"}},
 		"BadInterface":        {spec: func(p *PacketCapture) { p.Spec.Interface = "eth0; rm -rf /" }, want: []string{`spec.interface: Invalid value`}},
 		"SnaplenTooSmall":     {spec: func(p *PacketCapture) { p.Spec.Snaplen = ptrTo(int32(10)) }, want: []string{"spec.snaplen: Invalid value: 10"}},
 		"SpecHostPath":        {spec: func(p *PacketCapture) { p.Spec.Output = &v1beta1.Output{Type: v1beta1.OutputHostPath} }, want: []string{"spec.output: Forbidden", "platform"}},

@@ -208,6 +208,10 @@ func validateFilter(p *field.Path, filter string) field.ErrorList {
 	if len(filter) > MaxFilterLength {
 		return field.ErrorList{field.TooLong(p, "", MaxFilterLength)}
 	}
+	if strings.HasPrefix(strings.TrimSpace(filter), "-") {
+		// A BPF expression never starts with a dash; an option would.
+		return field.ErrorList{field.Invalid(p, filter, "must be a BPF expression such as \"tcp port 80\", not a tcpdump option")}
+	}
 	for i, r := range filter {
 		if unicode.IsControl(r) && r != ' ' {
 			return field.ErrorList{field.Invalid(p, filter, fmt.Sprintf("must not contain control characters (found %q at byte %d)", r, i))}
