@@ -29,6 +29,9 @@ render: ## Render the example PacketCapture (example/xr.yaml) into its ConfigMap
 render-legacy: ## Render the legacy claim variant (example/legacy).
 	hack/render.sh example/legacy/xr.yaml example/legacy/composition.yaml example/functions.yaml example/required-resources.yaml -r
 
+kpt: ## Generate the capture Jobs of the example kpt package (example/kpt) with kpt fn render: KRM function mode.
+	OUTPUT=$(OUTPUT) hack/kpt.sh
+
 lint: ## go vet and staticcheck (pinned in tools/staticcheck).
 	$(GO) vet ./...
 	hack/staticcheck.sh ./...
@@ -36,4 +39,4 @@ lint: ## go vet and staticcheck (pinned in tools/staticcheck).
 bench: ## Run the benchmarks.
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
-.PHONY: help generate check-generate build test render render-legacy lint bench
+.PHONY: help generate check-generate build test render render-legacy kpt lint bench

@@ -3,11 +3,14 @@
 package main
 
 import (
+	"os"
+
 	"github.com/alecthomas/kong"
 
 	"github.com/crossplane/function-sdk-go"
 
 	"github.com/function-packet-capture/function-packet-capture/fn"
+	"github.com/function-packet-capture/function-packet-capture/krm"
 )
 
 // DefaultMaxRecvMessageSize accepts the request Crossplane sends for a
@@ -24,10 +27,15 @@ type CLI struct {
 	TLSCertsDir        string `env:"TLS_SERVER_CERTS_DIR" help:"Directory containing server certs (tls.key, tls.crt) and the CA used to verify client certificates (ca.crt)."`
 	Insecure           bool   `help:"Run without mTLS credentials. For local development only (crossplane render)."`
 	MaxRecvMessageSize int    `default:"67108864" help:"Largest request, in bytes, the function accepts."`
+
+	Mode string `default:"auto" enum:"auto,grpc,krm" env:"FUNCTION_MODE" help:"grpc serves Crossplane; krm reads one ResourceList on stdin and writes the result on stdout (kpt, kustomize); auto picks krm when stdin is a pipe or a file and no gRPC flag (--insecure, --tls-certs-dir) is set."`
 }
 
 // Run this function.
 func (c *CLI) Run() error {
+	if c.Mode == "krm" || c.Mode == "auto" && !c.Insecure && c.TLSCertsDir == "" && stdinIsInput() {
+		return krm.Run(os.Stdin, os.Stdout)
+	}
 	log, err := function.NewLogger(c.Debug)
 	if err != nil {
 		return err
@@ -40,6 +48,14 @@ func (c *CLI) Run() error {
 		function.MTLSCertificates(c.TLSCertsDir),
 		function.Insecure(c.Insecure),
 		function.MaxRecvMessageSize(c.MaxRecvMessageSize))
+}
+
+// stdinIsInput tells whether stdin carries data, as when kpt pipes a
+// ResourceList in. Crossplane, a container runtime and a backgrounded shell
+// job give a function /dev/null or a terminal instead.
+func stdinIsInput() bool {
+	fi, err := os.Stdin.Stat()
+	return err == nil && (fi.Mode()&os.ModeNamedPipe != 0 || fi.Mode().IsRegular())
 }
 
 func main() {
