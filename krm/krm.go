@@ -67,7 +67,7 @@ func (Processor) Process(rl *framework.ResourceList) error {
 	p := &process{inv: newInventory(rl.Items), drop: make(map[int]bool), claimed: make(map[string]string)}
 	settings, errs := readFunctionConfig(rl.FunctionConfig)
 	for _, e := range errs {
-		p.results = append(p.results, &framework.Result{Severity: framework.Error, Message: "functionConfig: " + e.Error(),
+		p.results = append(p.results, &framework.Result{Severity: framework.Error, Message: e.Error(),
 			Field: &framework.Field{Path: e.Field}})
 	}
 
