@@ -23,6 +23,9 @@ test: check-generate ## Run every test (unit, adapters, render, kpt, payload, va
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 
+xpkg: ## Build the Crossplane package (linux/amd64, linux/arm64) into $(OUTPUT) without Docker.
+	hack/xpkg.sh $(OUTPUT)
+
 render: ## Render the example PacketCapture (example/xr.yaml) into its ConfigMap and Jobs.
 	hack/render.sh example/xr.yaml example/composition.yaml example/functions.yaml example/required-resources.yaml -r
 
@@ -39,4 +42,4 @@ lint: ## go vet and staticcheck (pinned in tools/staticcheck).
 bench: ## Run the benchmarks.
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
-.PHONY: help generate check-generate build test render render-legacy kpt lint bench
+.PHONY: help generate check-generate build test render render-legacy kpt lint bench xpkg
