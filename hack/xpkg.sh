@@ -28,7 +28,7 @@ for platform in $platforms; do
   arch=${platform#*/}
   arch=${arch%%/*}
   bin="$out/bin/${os}_${arch}/function"
-  (cd "$root" && CGO_ENABLED=0 GOOS=$os GOARCH=$arch "$go" build -trimpath -ldflags='-s -w' -o "$bin" .)
+  (cd "$root" && CGO_ENABLED=0 GOOS=$os GOARCH=$arch "$go" build -trimpath -buildvcs=false -ldflags='-s -w' -o "$bin" .)
   "$out/bin/image" -binary "$bin" -platform "$platform" \
     -tag "function-packet-capture:$version" -version "$version" \
     -o "$out/image-$arch.tar"
