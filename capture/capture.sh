@@ -18,7 +18,8 @@
 #   retention-seconds  after the capture, stay alive this long so `kubectl cp` works; ends early
 #                      when <output-dir>/.retrieved appears; 0 or absent = exit at once
 #   proc-root          where to look for the target Pod's processes, default /proc
-# Environment: TARGET_POD_NAME, TARGET_POD_NAMESPACE, TARGET_POD_UID (required),
+#   target-namespace   the target Pod's namespace (the env TARGET_POD_NAMESPACE overrides it)
+# Environment: TARGET_POD_NAME, TARGET_POD_UID (required), TARGET_POD_NAMESPACE,
 #   TARGET_POD_IP, TARGET_NODE_NAME (only reported).
 #
 # Result: a summary on stdout and in ${TERMINATION_LOG:-/dev/termination-log}, under 4 KiB.
@@ -140,13 +141,14 @@ case $proc_root in
 *) die "$EX_SETTINGS" bad-settings "setting proc-root: \"$proc_root\" is not an absolute path" ;;
 esac
 
+setting target-namespace ''
 pod_name=${TARGET_POD_NAME:-}
-pod_ns=${TARGET_POD_NAMESPACE:-}
+pod_ns=${TARGET_POD_NAMESPACE:-$REPLY}
 pod_uid=${TARGET_POD_UID:-}
 pod_ip=${TARGET_POD_IP:-}
 node_name=${TARGET_NODE_NAME:-}
 if [ -z "$pod_name" ]; then die "$EX_SETTINGS" bad-settings "env TARGET_POD_NAME: empty"; fi
-if [ -z "$pod_ns" ]; then die "$EX_SETTINGS" bad-settings "env TARGET_POD_NAMESPACE: empty"; fi
+if [ -z "$pod_ns" ]; then die "$EX_SETTINGS" bad-settings "setting target-namespace: empty"; fi
 case $pod_uid in
 '' | *[!0-9A-Za-z-]* | -*)
 	die "$EX_SETTINGS" bad-settings "env TARGET_POD_UID: \"$pod_uid\" is not a Pod uid"
@@ -214,7 +216,7 @@ $matches
 EOF
 if [ -z "$pid" ]; then pid=$infra_pid; fi
 if [ -z "$pid" ]; then
-	die "$EX_NOPOD" pod-not-found "pod $target: no process under $proc_root has this pod uid in its cgroup; the Pod is gone or does not run on node ${node_name:-<this node>}"
+	die "$EX_NOPOD" pod-not-found "pod $target: no process under $proc_root has this pod uid in its cgroup; the Pod is gone or does not run on ${node_name:+node }${node_name:-this node}"
 fi
 netns="$proc_root/$pid/ns/net"
 

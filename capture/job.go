@@ -38,12 +38,12 @@ const (
 )
 
 // Environment variables that carry a target Pod's identity into its Job.
+// Only what differs from Pod to Pod is here; the namespace is in the
+// ConfigMap. Every byte counts: Crossplane receives all Jobs in one message.
 const (
-	EnvPodName      = "TARGET_POD_NAME"
-	EnvPodNamespace = "TARGET_POD_NAMESPACE"
-	EnvPodUID       = "TARGET_POD_UID"
-	EnvPodIP        = "TARGET_POD_IP"
-	EnvNodeName     = "TARGET_NODE_NAME"
+	EnvPodName = "TARGET_POD_NAME"
+	EnvPodUID  = "TARGET_POD_UID"
+	EnvPodIP   = "TARGET_POD_IP"
 )
 
 // Exit codes of the capture script that mean a retry cannot help; the Job's
@@ -81,6 +81,7 @@ func configMap(pc PacketCapture, s settings) *corev1.ConfigMap {
 			"proc-root":         "/proc",
 			"retention-seconds": strconv.Itoa(int(retentionSeconds(s))),
 			"snaplen":           strconv.Itoa(int(s.snaplen)),
+			"target-namespace":  pc.Spec.TargetNamespace,
 		},
 	}
 }
@@ -106,18 +107,15 @@ func captureJob(pc PacketCapture, s settings, cmName string, t target) *batchv1.
 		Command:         []string{"/bin/sh", ConfigMountPath + "/" + ScriptKey},
 		Env: []corev1.EnvVar{
 			{Name: EnvPodName, Value: t.Name},
-			{Name: EnvPodNamespace, Value: t.Namespace},
 			{Name: EnvPodUID, Value: t.UID},
 			{Name: EnvPodIP, Value: t.IP},
-			{Name: EnvNodeName, Value: t.Node},
 		},
 		Resources: s.resources,
 		VolumeMounts: []corev1.VolumeMount{
 			{Name: configVolume, MountPath: ConfigMountPath, ReadOnly: true},
 			{Name: outputVolume, MountPath: OutputMountPath},
 		},
-		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
-		SecurityContext:          securityContext(s.securityMode),
+		SecurityContext: securityContext(s.securityMode),
 	}
 	if s.output.Type == v1beta1.OutputPod {
 		// Ready means: the capture is over and its files can be copied out.
@@ -266,14 +264,10 @@ func targetOfJob(job *batchv1.Job) (target, bool) {
 			switch e.Name {
 			case EnvPodName:
 				t.Name = e.Value
-			case EnvPodNamespace:
-				t.Namespace = e.Value
 			case EnvPodUID:
 				t.UID = e.Value
 			case EnvPodIP:
 				t.IP = e.Value
-			case EnvNodeName:
-				t.Node = e.Value
 			}
 		}
 		return t, t.Name != ""

@@ -554,14 +554,16 @@ func TestPlanJobShape(t *testing.T) {
 		{"output volume", spec.Volumes[1].EmptyDir != nil, true},
 		{"capabilities", spec.Containers[0].SecurityContext.Capabilities.Add, []corev1.Capability{"NET_ADMIN", "NET_RAW", "SETGID", "SYS_ADMIN", "SYS_PTRACE"}},
 		{"env", spec.Containers[0].Env, []corev1.EnvVar{
-			{Name: EnvPodName, Value: "web-5d4f8-aaaaa"}, {Name: EnvPodNamespace, Value: testNS},
-			{Name: EnvPodUID, Value: "uid-pod-web-5d4f8-aaaaa"}, {Name: EnvPodIP, Value: "10.0.0.15"}, {Name: EnvNodeName, Value: "node-a"},
+			{Name: EnvPodName, Value: "web-5d4f8-aaaaa"}, {Name: EnvPodUID, Value: "uid-pod-web-5d4f8-aaaaa"}, {Name: EnvPodIP, Value: "10.0.0.15"},
 		}},
 	}
 	for _, c := range checks {
 		if diff := cmp.Diff(c.want, c.got); diff != "" {
 			t.Errorf("Job %s: -want, +got:\n%s", c.what, diff)
 		}
+	}
+	if cm.Data["target-namespace"] != testNS {
+		t.Errorf("ConfigMap target-namespace = %q, want %q", cm.Data["target-namespace"], testNS)
 	}
 	if cm.Data[ScriptKey] != Script() || !strings.HasPrefix(Script(), "#!") {
 		t.Errorf("ConfigMap does not carry the capture script")

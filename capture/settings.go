@@ -95,8 +95,7 @@ func resolveSettings(pc PacketCapture, in *v1beta1.Input) (settings, field.Error
 		errs = append(errs, field.Invalid(inPath.Child("image"), s.image, "must be an image reference without spaces"))
 	}
 	switch s.imagePullPolicy {
-	case "":
-		s.imagePullPolicy = corev1.PullIfNotPresent
+	case "": // Kubernetes' default for the image's tag applies.
 	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
 	default:
 		errs = append(errs, field.NotSupported(inPath.Child("imagePullPolicy"), s.imagePullPolicy,

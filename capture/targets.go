@@ -17,11 +17,10 @@ import (
 // A target is known either from the Pod itself or, once the Pod is gone, from
 // the capture Job that was made for it.
 type target struct {
-	Name      string
-	Namespace string
-	UID       string
-	IP        string
-	Node      string
+	Name string
+	UID  string
+	IP   string
+	Node string
 }
 
 // selection is what the planner learns from the target Deployment.
@@ -92,7 +91,7 @@ func selectTargets(spec Spec, d *appsv1.Deployment, rss []appsv1.ReplicaSet, pod
 			continue
 		}
 		sel.eligible = append(sel.eligible, target{
-			Name: p.Name, Namespace: spec.TargetNamespace, UID: string(p.UID), IP: p.Status.PodIP, Node: p.Spec.NodeName,
+			Name: p.Name, UID: string(p.UID), IP: p.Status.PodIP, Node: p.Spec.NodeName,
 		})
 	}
 	if len(duplicates) > 0 {

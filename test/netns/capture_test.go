@@ -396,7 +396,8 @@ func TestPodNotFound(t *testing.T) {
 		t.Errorf("summary status %q, want pod-not-found: %v", got, res)
 	}
 	msg := strings.Join(res.summary.lines, "\n")
-	for _, want := range []string{uid, targetNamespace + "/" + targetPod, "gone", targetNode} {
+	// The Job names only the Pod; its node is the one the Job runs on.
+	for _, want := range []string{uid, targetNamespace + "/" + targetPod, "gone", "this node"} {
 		if !strings.Contains(msg, want) || !strings.Contains(res.stderr, want) {
 			t.Errorf("message does not mention %q:\n%v", want, res)
 		}
@@ -515,7 +516,7 @@ func TestInjection(t *testing.T) {
 			r := render(t, n, spec{duration: "1", filter: testFilter})
 			res := startCapture(t, r, options{
 				data: map[string]string{"job-id": payload},
-				env:  map[string]string{capture.EnvPodName: payload, capture.EnvPodNamespace: payload, capture.EnvNodeName: payload, capture.EnvPodIP: payload},
+				env:  map[string]string{capture.EnvPodName: payload, "TARGET_POD_NAMESPACE": payload, "TARGET_NODE_NAME": payload, capture.EnvPodIP: payload},
 			}).wait(t, 10*time.Second)
 			check(t, res, 0)
 			if len(res.files) != 1 {
