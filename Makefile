@@ -19,9 +19,12 @@ check-generate: generate ## Fail when generated files are stale.
 build: ## Build the static function binary into $(OUTPUT)/bin.
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(OUTPUT)/bin/function-packet-capture .
 
-test: check-generate ## Run every test (unit, adapters, render, kpt, payload, validate).
+test: check-generate validate ## Run every test (unit, adapters, render, kpt, payload, validate).
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+
+validate: ## Validate every example (XRs, claims, XRDs, Compositions and their Input) offline with crossplane beta validate.
+	hack/validate.sh
 
 xpkg: ## Build the Crossplane package (linux/amd64, linux/arm64) into $(OUTPUT) without Docker.
 	hack/xpkg.sh $(OUTPUT)
@@ -42,4 +45,4 @@ lint: ## go vet and staticcheck (pinned in tools/staticcheck).
 bench: ## Run the benchmarks.
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
-.PHONY: help generate check-generate build test render render-legacy kpt lint bench xpkg
+.PHONY: help generate check-generate build test render render-legacy kpt lint bench xpkg validate
