@@ -409,3 +409,43 @@ func field(v any, path ...string) any {
 	}
 	return v
 }
+
+// TestDocs validates the YAML that docs/package.md tells users to apply: each
+// Crossplane object and PacketCapture in its yaml blocks must pass validate.
+func TestDocs(t *testing.T) {
+	root := repoRoot(t)
+	b, err := os.ReadFile(filepath.Join(root, "docs", "package.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []map[string]any
+	for _, block := range yamlBlocks.FindAllSubmatch(b, -1) {
+		for _, obj := range splitYAML(t, block[1]) {
+			apiVersion, _ := obj["apiVersion"].(string)
+			if strings.Contains(apiVersion, "crossplane.io/") || strings.HasPrefix(apiVersion, "monitoring.openshift.tpg/") {
+				objs = append(objs, obj)
+			}
+		}
+	}
+	if len(objs) < 4 {
+		t.Fatalf("docs/package.md: found %d Crossplane objects in yaml blocks, want the Functions, the DeploymentRuntimeConfig and a PacketCapture", len(objs))
+	}
+	var stream bytes.Buffer
+	for _, obj := range objs {
+		y, err := yaml.Marshal(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream.WriteString("---\n")
+		stream.Write(y)
+	}
+	path := filepath.Join(t.TempDir(), "docs.yaml")
+	if err := os.WriteFile(path, stream.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, ok := validate(t, v2, path); !ok {
+		t.Errorf("the YAML of docs/package.md does not validate:\n%s", out)
+	}
+}
+
+var yamlBlocks = regexp.MustCompile("(?s)```yaml\n(.*?)```")
