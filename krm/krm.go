@@ -229,17 +229,19 @@ var eventFields = map[string]string{
 func (c *run) request() (capture.Request, error) {
 	req := capture.Request{Capture: c.pc}
 	ns := c.pc.Spec.TargetNamespace
+	// Jobs read back from a cluster (they have a uid); a Job exported twice
+	// counts once.
+	seen := make(map[string]bool)
 	for _, o := range c.p.inv.jobs {
-		if o.uid() == "" || !o.belongsTo(c.pc) {
+		if o.uid() == "" || !o.belongsTo(c.pc) || seen[o.name] {
 			continue
 		}
+		seen[o.name] = true
 		j, err := decode[batchv1.Job](c.p, o)
 		if err != nil {
 			return req, err
 		}
-		if !slices.ContainsFunc(req.Jobs, func(seen batchv1.Job) bool { return seen.Name == j.Name }) {
-			req.Jobs = append(req.Jobs, *j)
-		}
+		req.Jobs = append(req.Jobs, *j)
 	}
 	if ns == "" || c.pc.Spec.TargetDeployment == "" {
 		// The planner names the missing field.
