@@ -2,8 +2,7 @@
 # Builds the function's Crossplane package (.xpkg) without a container engine.
 #   hack/xpkg.sh [OUTPUT_DIR]          (default: _output)
 # For each platform of XPKG_PLATFORMS (default "linux/amd64 linux/arm64"):
-#   1. the static function binary (CGO_ENABLED=0, the flags of `make build`
-#      and of the Dockerfile);
+#   1. the static function binary (CGO_ENABLED=0, the Dockerfile's flags);
 #   2. its runtime image, assembled from scratch by hack/image with
 #      go-containerregistry and written as an image tarball;
 #   3. `crossplane xpkg build` with package/ as the package root

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -367,5 +368,38 @@ func TestLayout(t *testing.T) {
 	want := []string{"package/crossplane.yaml", "package/input/packetcapture.fn.crossplane.io_inputs.yaml"}
 	if diff := cmp.Diff(want, yamls); diff != "" {
 		t.Errorf("files crossplane xpkg build reads from package/: -want +got:\n%s", diff)
+	}
+}
+
+// TestDockerfileMatchesOfflineBuild keeps the Dockerfile building the binary
+// hack/xpkg.sh builds: the same go build flags, and the Go of go.mod.
+func TestDockerfileMatchesOfflineBuild(t *testing.T) {
+	root := repoRoot(t)
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	dockerfile, script, gomod := read("Dockerfile"), read("hack/xpkg.sh"), read("go.mod")
+
+	// The build of the root package: `go build FLAGS -o OUT .`, on one line.
+	flags := regexp.MustCompile(`(?m)\bbuild (-.*?) -o \S+ \.\)?$`)
+	df, sf := flags.FindStringSubmatch(dockerfile), flags.FindStringSubmatch(script)
+	if df == nil || sf == nil {
+		t.Fatalf("no go build of the function found in the Dockerfile (%v) or hack/xpkg.sh (%v)", df, sf)
+	}
+	if df[1] != sf[1] {
+		t.Errorf("go build flags: Dockerfile %q, hack/xpkg.sh %q", df[1], sf[1])
+	}
+	if !strings.Contains(dockerfile, "ENV CGO_ENABLED=0") || !strings.Contains(script, "CGO_ENABLED=0") {
+		t.Error("both builds must set CGO_ENABLED=0")
+	}
+
+	goLine := regexp.MustCompile(`(?m)^go (\S+)$`).FindStringSubmatch(gomod)
+	argLine := regexp.MustCompile(`(?m)^ARG GO_VERSION=(\S+)$`).FindStringSubmatch(dockerfile)
+	if goLine == nil || argLine == nil || goLine[1] != argLine[1] {
+		t.Errorf("the Dockerfile's GO_VERSION (%v) must be go.mod's go version (%v)", argLine, goLine)
 	}
 }
