@@ -167,6 +167,13 @@ func resolveSettings(pc PacketCapture, in *v1beta1.Input) (settings, field.Error
 		}
 	}
 
+	// The name only labels what is generated, but the KRM adapter also makes
+	// file paths of it: "../x" must never get that far.
+	if pc.Name != "" {
+		for _, msg := range validation.IsDNS1123Subdomain(pc.Name) {
+			errs = append(errs, field.Invalid(field.NewPath("metadata", "name"), pc.Name, msg))
+		}
+	}
 	if pc.Namespace == "" {
 		errs = append(errs, field.Required(field.NewPath("metadata", "namespace"),
 			"the PacketCapture needs a namespace for its ConfigMap and Jobs (a namespaced XR, or a claim)"))
