@@ -28,7 +28,7 @@ func DecodePacketCapture(obj map[string]any) (PacketCapture, error) {
 		for k, v := range labels {
 			s, ok := v.(string)
 			if !ok {
-				return pc, &InvalidError{Errors: field.ErrorList{field.Invalid(field.NewPath("metadata", "labels").Key(k), v, "label values must be strings")}}
+				return pc, newInvalidError(field.ErrorList{field.Invalid(field.NewPath("metadata", "labels").Key(k), v, "label values must be strings")})
 			}
 			pc.Labels[k] = s
 		}
@@ -36,8 +36,8 @@ func DecodePacketCapture(obj map[string]any) (PacketCapture, error) {
 
 	spec, ok := obj["spec"]
 	if !ok || spec == nil {
-		return pc, &InvalidError{Errors: field.ErrorList{field.Required(field.NewPath("spec"),
-			"a PacketCapture needs spec.targetNamespace, spec.targetDeployment and spec.duration")}}
+		return pc, newInvalidError(field.ErrorList{field.Required(field.NewPath("spec"),
+			"a PacketCapture needs spec.targetNamespace, spec.targetDeployment and spec.duration")})
 	}
 	if err := decodeField(spec, &pc.Spec, field.NewPath("spec")); err != nil {
 		return pc, err
@@ -59,7 +59,7 @@ func decodeField(v any, into any, p *field.Path) error {
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		return &InvalidError{Errors: field.ErrorList{field.Invalid(p, fmt.Sprintf("%T", v), "cannot be read as JSON")}}
+		return newInvalidError(field.ErrorList{field.Invalid(p, fmt.Sprintf("%T", v), "cannot be read as JSON")})
 	}
 	err = json.Unmarshal(b, into)
 	var typeErr *json.UnmarshalTypeError
@@ -71,9 +71,9 @@ func decodeField(v any, into any, p *field.Path) error {
 		if typeErr.Field != "" {
 			fp = p.Child(typeErr.Field)
 		}
-		return &InvalidError{Errors: field.ErrorList{field.Invalid(fp, typeErr.Value, "must be of type "+jsonType(typeErr.Type.Kind().String()))}}
+		return newInvalidError(field.ErrorList{field.Invalid(fp, typeErr.Value, "must be of type "+jsonType(typeErr.Type.Kind().String()))})
 	default:
-		return &InvalidError{Errors: field.ErrorList{field.Invalid(p, string(b), err.Error())}}
+		return newInvalidError(field.ErrorList{field.Invalid(p, string(b), err.Error())})
 	}
 }
 
@@ -110,7 +110,7 @@ func DecodeInput(obj map[string]any) (*v1beta1.Input, error) {
 	if err := dec.Decode(in); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
-			return nil, &InvalidError{Errors: field.ErrorList{field.Invalid(field.NewPath("input", strings.Split(typeErr.Field, ".")...), typeErr.Value, "must be of type "+jsonType(typeErr.Type.Kind().String()))}}
+			return nil, newInvalidError(field.ErrorList{field.Invalid(field.NewPath("input", strings.Split(typeErr.Field, ".")...), typeErr.Value, "must be of type "+jsonType(typeErr.Type.Kind().String()))})
 		}
 		msg := strings.TrimPrefix(err.Error(), "json: ")
 		return nil, fmt.Errorf("invalid Input (%s/%s): %s; see package/input for its fields", v1beta1.Group, v1beta1.Version, msg)

@@ -3,10 +3,12 @@ package capture
 import (
 	"cmp"
 	"fmt"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -19,6 +21,33 @@ import (
 // error names the field and the rule it breaks.
 type InvalidError struct {
 	Errors field.ErrorList
+}
+
+// maxShownValue bounds how much of a bad value an error repeats. The message
+// goes back to Crossplane in a response its gRPC client caps at 4 MiB, and
+// into events and conditions: a 10 MB value must not ride along.
+const maxShownValue = 128
+
+// newInvalidError returns the field errors as an InvalidError, each bad value
+// cut to maxShownValue bytes.
+func newInvalidError(errs field.ErrorList) *InvalidError {
+	out := make(field.ErrorList, len(errs))
+	for i, err := range errs {
+		e := *err
+		if v := reflect.ValueOf(e.BadValue); v.Kind() == reflect.String {
+			if s := v.String(); len(s) > maxShownValue {
+				cut := maxShownValue
+				for cut > 0 && !utf8.RuneStart(s[cut]) {
+					cut--
+				}
+				e.BadValue = fmt.Sprintf("%s... (%d bytes)", s[:cut], len(s))
+			}
+		} else if e.BadValue != nil && len(fmt.Sprintf("%#v", e.BadValue)) > maxShownValue {
+			e.BadValue = fmt.Sprintf("(%T, too long to show)", e.BadValue)
+		}
+		out[i] = &e
+	}
+	return &InvalidError{Errors: out}
 }
 
 func (e *InvalidError) Error() string {
@@ -43,7 +72,7 @@ type capture struct {
 // call it before asking for the target's objects, so bad input fails at once.
 func Validate(pc PacketCapture, in *v1beta1.Input) error {
 	if _, errs := resolveSettings(pc, in); len(errs) > 0 {
-		return &InvalidError{Errors: errs}
+		return newInvalidError(errs)
 	}
 	return nil
 }
@@ -55,7 +84,7 @@ func Plan(req Request) (*Output, error) {
 	pc := req.Capture
 	s, errs := resolveSettings(pc, req.Settings)
 	if len(errs) > 0 {
-		return nil, &InvalidError{Errors: errs}
+		return nil, newInvalidError(errs)
 	}
 	cm := configMap(pc, s)
 	p := &Output{ConfigMap: cm}
@@ -130,9 +159,9 @@ func Plan(req Request) (*Output, error) {
 			Message: "appeared after the capture started; set spec.followNewPods to capture new Pods"})
 	}
 	if n := len(byPod) + len(newTargets); n > int(s.maxTargetPods) {
-		return nil, &InvalidError{Errors: field.ErrorList{field.Forbidden(field.NewPath("spec", "targetDeployment"),
+		return nil, newInvalidError(field.ErrorList{field.Forbidden(field.NewPath("spec", "targetDeployment"),
 			fmt.Sprintf("capturing Deployment %s/%s means %d capture Pods, more than the platform allows (input.maxTargetPods=%d); capture a smaller Deployment or ask for a higher limit",
-				pc.Spec.TargetNamespace, pc.Spec.TargetDeployment, n, s.maxTargetPods))}}
+				pc.Spec.TargetNamespace, pc.Spec.TargetDeployment, n, s.maxTargetPods))})
 	}
 	for _, t := range newTargets {
 		job := captureJob(pc, s, cm.Name, t)
