@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"regexp"
@@ -294,8 +295,10 @@ func ParseDuration(s string, maxSeconds int32) (int32, error) {
 		return 0, fmt.Errorf("is required: whole seconds such as \"30\", or a duration such as \"90s\" or \"5m\"")
 	}
 	var d time.Duration
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if n < 1 || n > int64(maxSeconds) {
+	// Whole seconds too many for an int64 are still whole seconds: say the
+	// bound, not the format.
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if err != nil || n < 1 || n > int64(maxSeconds) {
 			return 0, fmt.Errorf("must be between 1 and %d seconds", maxSeconds)
 		}
 		return int32(n), nil
