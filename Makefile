@@ -17,7 +17,7 @@ check-generate: generate ## Fail when generated files are stale.
 	@git diff --exit-code -- input/v1beta1/zz_generated.deepcopy.go package/input || { echo "generated files are stale: run 'make generate' and commit" >&2; exit 1; }
 
 build: ## Build the static function binary into $(OUTPUT)/bin.
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(OUTPUT)/bin/function-packet-capture .
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags='-s -w' -o $(OUTPUT)/bin/function-packet-capture .
 
 test: check-generate validate ## Run every test (unit, adapters, render, kpt, payload, validate).
 	$(GO) vet ./...
@@ -46,3 +46,8 @@ bench: ## Run the benchmarks.
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
 .PHONY: help generate check-generate build test render render-legacy kpt lint bench xpkg validate
+
+e2e: ## Run the end-to-end test in a real control plane (etcd, kube-apiserver, kube-controller-manager, Crossplane) run as local processes, no Docker; see docs/e2e.md.
+	hack/e2e.sh
+
+.PHONY: e2e
