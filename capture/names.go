@@ -45,7 +45,9 @@ func shorten(base, suffix string) string {
 // value derived from it deterministically: characters a label value cannot
 // hold become '-', and a value longer than 63 is shortened like a name.
 func LabelValue(v string) string {
-	if len(validation.IsValidLabelValue(v)) == 0 {
+	// The length first: the validator's regexp takes seconds on a 10 MB
+	// value, and a value that long is shortened whatever it holds.
+	if len(v) <= validation.LabelValueMaxLength && len(validation.IsValidLabelValue(v)) == 0 {
 		return v
 	}
 	b := []byte(v)
