@@ -544,7 +544,7 @@ func TestTerminated(t *testing.T) {
 
 	r := render(t, n, spec{duration: "30", filter: testFilter})
 	c := startCapture(t, r, options{shell: shellBusybox})
-	c.firstFile(t, 5*time.Second)
+	c.capturing(t, 15*time.Second)
 	time.Sleep(time.Second)
 	sent := time.Now()
 	c.signal(t, syscall.SIGTERM)

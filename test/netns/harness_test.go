@@ -455,6 +455,24 @@ func (c *capRun) firstFile(t *testing.T, timeout time.Duration) {
 	}
 }
 
+// capturing waits until the capture file holds packets, not just tcpdump's
+// 24-byte file header: on a loaded machine tcpdump may open its file well
+// before it records anything.
+func (c *capRun) capturing(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	ok := c.waitFor(timeout, func() bool {
+		for _, f := range captureFiles(t, c.outDir) {
+			if fi, err := os.Stat(filepath.Join(c.outDir, f)); err == nil && fi.Size() > 24 {
+				return true
+			}
+		}
+		return false
+	})
+	if !ok {
+		t.Fatalf("no packet captured after %v\nstdout:\n%s\nstderr:\n%s", timeout, c.stdout.String(), c.stderr.String())
+	}
+}
+
 // wait waits for the capture to end and collects what it left.
 func (c *capRun) wait(t *testing.T, timeout time.Duration) result {
 	t.Helper()
