@@ -123,7 +123,23 @@ func DecodeInput(obj map[string]any) (*v1beta1.Input, error) {
 func DecodeObject[T any](obj map[string]any) (*T, error) {
 	out := new(T)
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, out); err != nil {
-		return nil, err
+		return nil, nameBadField[T](obj, err)
 	}
 	return out, nil
+}
+
+// nameBadField turns the converter's error ("unrecognized type: int32",
+// "cannot restore slice from string"), which names no field, into one that
+// does: spec.replicas: Invalid value: "string": must be of type integer.
+// encoding/json finds the field; the converter's error stays when it cannot.
+func nameBadField[T any](obj map[string]any, err error) error {
+	b, jerr := json.Marshal(obj)
+	if jerr != nil {
+		return err
+	}
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(json.Unmarshal(b, new(T)), &typeErr) && typeErr.Field != "" {
+		return field.Invalid(field.NewPath(typeErr.Field), typeErr.Value, "must be of type "+jsonType(typeErr.Type.Kind().String()))
+	}
+	return err
 }
