@@ -9,7 +9,6 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -180,40 +179,20 @@ func requireTargets(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse,
 	rsp.Requirements.Resources[RequirementReplicaSets] = selector("apps/v1", "ReplicaSet")
 	rsp.Requirements.Resources[RequirementPods] = selector("v1", "Pod")
 
-	rss, rssOK, err := request.GetRequiredResource(req, RequirementReplicaSets)
-	if err != nil {
-		return out, false, errors.Wrap(err, "cannot read the required ReplicaSets")
-	}
-	pods, podsOK, err := request.GetRequiredResource(req, RequirementPods)
-	if err != nil {
-		return out, false, errors.Wrap(err, "cannot read the required Pods")
-	}
+	// There may be thousands of these: decodeReplicaSets and decodePods read
+	// only what the planner needs, straight from the protobuf.
+	rss, rssOK := req.GetRequiredResources()[RequirementReplicaSets]
+	pods, podsOK := req.GetRequiredResources()[RequirementPods]
 	if !rssOK || !podsOK {
 		return out, false, nil
 	}
-	if out.ReplicaSets, err = decodeAll[appsv1.ReplicaSet](rss, ns); err != nil {
+	if out.ReplicaSets, err = decodeReplicaSets(rss.GetItems(), ns); err != nil {
 		return out, false, err
 	}
-	if out.Pods, err = decodeAll[corev1.Pod](pods, ns); err != nil {
+	if out.Pods, err = decodePods(pods.GetItems(), ns); err != nil {
 		return out, false, err
 	}
 	return out, true, nil
-}
-
-// decodeAll decodes the required resources of the namespace.
-func decodeAll[T any](rs []resource.Required, ns string) ([]T, error) {
-	out := make([]T, 0, len(rs))
-	for _, r := range rs {
-		if !sameNamespace(r.Resource, ns) {
-			continue
-		}
-		o, err := capture.DecodeObject[T](r.Resource.Object)
-		if err != nil {
-			return nil, errors.Wrapf(err, "cannot read %s %s/%s", r.Resource.GetKind(), ns, r.Resource.GetName())
-		}
-		out = append(out, *o)
-	}
-	return out, nil
 }
 
 func sameNamespace(u *unstructured.Unstructured, ns string) bool {
