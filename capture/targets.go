@@ -62,11 +62,13 @@ func selectTargets(spec Spec, d *appsv1.Deployment, rss []appsv1.ReplicaSet, pod
 	}
 
 	candidates := make([]*corev1.Pod, 0, len(pods))
+	matched := 0
 	for i := range pods {
 		p := &pods[i]
 		if !inNamespace(p.Namespace, spec.TargetNamespace) || !selector.Matches(labels.Set(p.Labels)) {
 			continue
 		}
+		matched++
 		ref := metav1.GetControllerOf(p)
 		if ref == nil || ref.Kind != "ReplicaSet" {
 			continue
@@ -75,6 +77,17 @@ func selectTargets(spec Spec, d *appsv1.Deployment, rss []appsv1.ReplicaSet, pod
 			continue
 		}
 		candidates = append(candidates, p)
+	}
+	if len(candidates) == 0 && matched > 0 {
+		// Hand-written Pods (crossplane render) often lack ownerReferences:
+		// say why none of them counts.
+		verb := "match"
+		if matched == 1 {
+			verb = "matches"
+		}
+		sel.events = append(sel.events, Event{Severity: SeverityWarning, Reason: "PodsNotOwned",
+			Message: fmt.Sprintf("%s %s the selector of Deployment %s/%s but none is controlled by one of its ReplicaSets (metadata.ownerReferences); nothing is captured",
+				plural(matched, "Pod"), verb, spec.TargetNamespace, spec.TargetDeployment)})
 	}
 	slices.SortFunc(candidates, func(a, b *corev1.Pod) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.UID, b.UID))
