@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 	"sigs.k8s.io/kustomize/kyaml/kio"
@@ -25,12 +27,16 @@ import (
 // krm/passthrough also counts writing the Jobs, which are about as large as
 // the Pods, so it is bound by the output being twice the input.
 //
+// Each also reports cpu-ms/op, the process's user and system CPU time (GC
+// included) per run, steadier than wall time on a shared machine.
+//
 //	go test ./krm -run '^$' -bench . -benchmem
 func BenchmarkKRM(b *testing.B) {
 	for _, pods := range []int{1000, 10000} {
 		in := benchInput(pods)
 		b.Run(fmt.Sprintf("pods=%d/passthrough", pods), func(b *testing.B) {
 			b.SetBytes(int64(len(in)))
+			defer reportCPU(b)()
 			for b.Loop() {
 				rw := &kio.ByteReadWriter{Reader: bytes.NewReader(in), Writer: io.Discard, KeepReaderAnnotations: true}
 				if err := framework.Execute(framework.ResourceListProcessorFunc(func(*framework.ResourceList) error { return nil }), rw); err != nil {
@@ -42,6 +48,7 @@ func BenchmarkKRM(b *testing.B) {
 			generated, results := benchOutput(b, in)
 			b.SetBytes(int64(len(in)))
 			b.ResetTimer()
+			defer reportCPU(b)()
 			for b.Loop() {
 				rw := &kio.ByteReadWriter{Reader: bytes.NewReader(in), Writer: io.Discard, KeepReaderAnnotations: true}
 				echo := func(rl *framework.ResourceList) error {
@@ -59,6 +66,7 @@ func BenchmarkKRM(b *testing.B) {
 		b.Run(fmt.Sprintf("pods=%d/krm", pods), func(b *testing.B) {
 			b.SetBytes(int64(len(in)))
 			var out bytes.Buffer
+			defer reportCPU(b)()
 			for b.Loop() {
 				out.Reset()
 				if err := Run(bytes.NewReader(in), &out); err != nil {
@@ -70,6 +78,23 @@ func BenchmarkKRM(b *testing.B) {
 			}
 		})
 	}
+}
+
+// reportCPU reports the process's CPU time per op from now to the call of
+// the function it returns.
+func reportCPU(b *testing.B) func() {
+	start := cpuTime()
+	return func() {
+		b.ReportMetric(float64((cpuTime()-start).Milliseconds())/float64(b.N), "cpu-ms/op")
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchOutput runs the function once and returns the objects it generated

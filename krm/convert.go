@@ -11,30 +11,60 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
+// maxAliasNodes bounds how many nodes aliases may expand to in one object. A
+// kubectl export has no aliases at all; a "billion laughs" document expands
+// exponentially and would take the function down.
+const maxAliasNodes = 1 << 20
+
 // toValue turns a YAML node into the JSON-shaped value Kubernetes decoders
 // take: maps, slices, strings, int64, float64, bool and nil. It follows
-// aliases and merge keys. A timestamp stays the string it was written as, as
-// in JSON. It is the walk kyaml's RNode.Map would do, without its detour
-// through text, which matters for exports of thousands of Pods.
+// aliases and merge keys, refusing an alias that contains itself and aliases
+// that expand to more than maxAliasNodes nodes. A timestamp stays the string
+// it was written as, as in JSON. It is the walk kyaml's RNode.Map would do,
+// without its detour through text, which matters for exports of thousands of
+// Pods.
 func toValue(n *yaml.Node) (any, error) {
+	c := &converter{expanding: make(map[*yaml.Node]bool)}
+	return c.value(n)
+}
+
+// converter carries the alias bookkeeping of one toValue call.
+type converter struct {
+	// expanding holds the anchors whose aliases are being expanded.
+	expanding map[*yaml.Node]bool
+	// aliased counts the nodes reached through aliases.
+	aliased int
+}
+
+func (c *converter) value(n *yaml.Node) (any, error) {
+	if len(c.expanding) > 0 {
+		if c.aliased++; c.aliased > maxAliasNodes {
+			return nil, fmt.Errorf("line %d: aliases expand to more than %d nodes", n.Line, maxAliasNodes)
+		}
+	}
 	switch n.Kind {
 	case yaml.DocumentNode:
 		if len(n.Content) == 0 {
 			return nil, nil
 		}
-		return toValue(n.Content[0])
+		return c.value(n.Content[0])
 	case yaml.AliasNode:
-		return toValue(n.Alias)
+		if n.Alias == nil || c.expanding[n.Alias] {
+			return nil, fmt.Errorf("line %d: alias *%s contains itself", n.Line, n.Value)
+		}
+		c.expanding[n.Alias] = true
+		defer delete(c.expanding, n.Alias)
+		return c.value(n.Alias)
 	case yaml.MappingNode:
 		m := make(map[string]any, len(n.Content)/2)
-		if err := mergeInto(m, n); err != nil {
+		if err := c.mergeInto(m, n); err != nil {
 			return nil, err
 		}
 		return m, nil
 	case yaml.SequenceNode:
 		s := make([]any, len(n.Content))
-		for i, c := range n.Content {
-			v, err := toValue(c)
+		for i, e := range n.Content {
+			v, err := c.value(e)
 			if err != nil {
 				return nil, err
 			}
@@ -49,7 +79,7 @@ func toValue(n *yaml.Node) (any, error) {
 
 // mergeInto adds a mapping's pairs to m. Keys written in the mapping win
 // over keys merged in with "<<", whatever their order, as YAML specifies.
-func mergeInto(m map[string]any, n *yaml.Node) error {
+func (c *converter) mergeInto(m map[string]any, n *yaml.Node) error {
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -60,30 +90,27 @@ func mergeInto(m map[string]any, n *yaml.Node) error {
 		if k.Kind != yaml.ScalarNode {
 			return fmt.Errorf("line %d: mapping keys must be strings", k.Line)
 		}
-		val, err := toValue(v)
+		val, err := c.value(v)
 		if err != nil {
 			return err
 		}
 		m[k.Value] = val
 	}
 	for _, v := range merges {
-		if v.Kind == yaml.AliasNode {
-			v = v.Alias
+		// A merge value is a mapping, an alias of one, or a sequence of
+		// them: decoding it checks the aliases like any other value.
+		merged, err := c.value(v)
+		if err != nil {
+			return err
 		}
-		sources := []*yaml.Node{v}
-		if v.Kind == yaml.SequenceNode {
-			sources = v.Content
+		sources, ok := merged.([]any)
+		if !ok {
+			sources = []any{merged}
 		}
 		for _, src := range sources {
-			if src.Kind == yaml.AliasNode {
-				src = src.Alias
-			}
-			if src.Kind != yaml.MappingNode {
-				return fmt.Errorf("line %d: a merge key needs a mapping", src.Line)
-			}
-			extra := make(map[string]any)
-			if err := mergeInto(extra, src); err != nil {
-				return err
+			extra, ok := src.(map[string]any)
+			if !ok {
+				return fmt.Errorf("line %d: a merge key needs a mapping", v.Line)
 			}
 			for k, val := range extra {
 				if _, ok := m[k]; !ok {
@@ -229,6 +256,17 @@ func child(n *yaml.Node, key string) *yaml.Node {
 				v = v.Alias
 			}
 			return v
+		}
+	}
+	return nil
+}
+
+// rawChild returns the value of key in a mapping node as written: an alias
+// stays an alias.
+func rawChild(n *yaml.Node, key string) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
 		}
 	}
 	return nil

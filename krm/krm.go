@@ -18,7 +18,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"path"
 	"reflect"
 	"slices"
@@ -32,7 +31,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
-	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -49,13 +47,6 @@ const (
 // PathRoot is the directory, relative to the package, the generated objects'
 // files go to: PathRoot/<namespace>/<PacketCapture name>/.
 const PathRoot = "packet-capture"
-
-// Run reads a ResourceList from r, processes it and writes the result to w.
-// The error is non-nil when a result is an error; the ResourceList, with its
-// results, is written all the same.
-func Run(r io.Reader, w io.Writer) error {
-	return framework.Execute(Processor{}, &kio.ByteReadWriter{Reader: r, Writer: w, KeepReaderAnnotations: true})
-}
 
 // Processor is the KRM function as a kyaml ResourceListProcessor.
 type Processor struct{}
@@ -422,8 +413,10 @@ func writeStatus(n *yaml.Node, st capture.Status) error {
 	if err != nil {
 		return err
 	}
+	// A status written as an alias is replaced, never written through: the
+	// anchor's other uses must not change.
 	status := child(n, "status")
-	if status == nil || status.Kind != yaml.MappingNode {
+	if status == nil || status.Kind != yaml.MappingNode || rawChild(n, "status").Kind == yaml.AliasNode {
 		status = &yaml.Node{Kind: yaml.MappingNode, Tag: yaml.NodeTagMap}
 		setKey(n, "status", status)
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/kustomize/kyaml/fn/framework"
+	"sigs.k8s.io/kustomize/kyaml/kio"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files krm/testdata/*/output.yaml")
@@ -69,6 +71,30 @@ func runFn(in []byte) ([]byte, error) {
 	var out bytes.Buffer
 	err := Run(bytes.NewReader(in), &out)
 	return out.Bytes(), err
+}
+
+// TestRunIsExecute checks that Run, which writes a ResourceList item by item,
+// writes the same bytes as kyaml's framework.Execute with this Processor.
+func TestRunIsExecute(t *testing.T) {
+	inputs, err := filepath.Glob(filepath.Join("testdata", "*", "input.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, input := range inputs {
+		in, err := os.ReadFile(input)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, gotErr := runFn(in)
+		var want bytes.Buffer
+		wantErr := framework.Execute(Processor{}, &kio.ByteReadWriter{Reader: bytes.NewReader(in), Writer: &want, KeepReaderAnnotations: true})
+		if diff := cmp.Diff(want.String(), string(got)); diff != "" {
+			t.Errorf("%s: Run and framework.Execute differ (-execute +run):\n%s", input, diff)
+		}
+		if (gotErr == nil) != (wantErr == nil) || gotErr != nil && gotErr.Error() != wantErr.Error() {
+			t.Errorf("%s: Run error %v, framework.Execute error %v", input, gotErr, wantErr)
+		}
+	}
 }
 
 // TestMessagesNameCaptureAndField checks what a user reads first: every
