@@ -1,8 +1,12 @@
 package capture
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -95,11 +99,27 @@ func retentionSeconds(s settings) int32 {
 	return *s.output.RetentionSeconds
 }
 
-// captureJob is the Job that captures one target Pod. It is built only from
-// its arguments, in a fixed order, so the same arguments give the same Job
-// byte for byte.
-func captureJob(pc PacketCapture, s settings, cmName string, t target) *batchv1.Job {
-	podLabels := propagatedLabels(pc.Labels)
+// jobMaker returns the maker of one plan's capture Jobs: the Job that
+// captures target t, annotated with its template hash.
+func jobMaker(pc PacketCapture, s settings, cmName string) func(t target) *batchv1.Job {
+	// The labels are the same on every Job: made valid once, copied to each.
+	labels, podLabels := objectLabels(pc), propagatedLabels(pc.Labels)
+	build := func(t target) *batchv1.Job {
+		return captureJob(pc, s, cmName, t, maps.Clone(labels), maps.Clone(podLabels))
+	}
+	h := newJobHasher(build)
+	return func(t target) *batchv1.Job {
+		job := build(t)
+		job.Annotations = map[string]string{AnnotationTemplateHash: h.hash(job, t)}
+		return job
+	}
+}
+
+// captureJob is the Job that captures one target Pod, without annotations,
+// labelled with objectLabels(pc) and its pod template with
+// propagatedLabels(pc.Labels). It is built only from its arguments, in a
+// fixed order, so the same arguments give the same Job byte for byte.
+func captureJob(pc PacketCapture, s settings, cmName string, t target, labels, podLabels map[string]string) *batchv1.Job {
 	container := corev1.Container{
 		Name:            ContainerName,
 		Image:           s.image,
@@ -132,7 +152,7 @@ func captureJob(pc PacketCapture, s settings, cmName string, t target) *batchv1.
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      JobName(t.Name, s.jobID),
 			Namespace: pc.Namespace,
-			Labels:    objectLabels(pc),
+			Labels:    labels,
 		},
 		Spec: batchv1.JobSpec{
 			ActiveDeadlineSeconds:   ptrTo(s.activeDeadlineSeconds()),
@@ -169,7 +189,6 @@ func captureJob(pc PacketCapture, s settings, cmName string, t target) *batchv1.
 			},
 		},
 	}
-	job.Annotations = map[string]string{AnnotationTemplateHash: templateHash(job)}
 	return job
 }
 
@@ -240,16 +259,119 @@ func propagatedLabels(from map[string]string) map[string]string {
 	return l
 }
 
-// templateHash identifies a planned Job by everything but its annotations.
+// templateHash identifies a planned Job by everything but its annotations:
+// the first 16 hex digits of the SHA-256 of its JSON.
 func templateHash(job *batchv1.Job) string {
-	j := job.DeepCopy()
-	j.Annotations = nil
-	b, err := json.Marshal(j)
+	return hex.EncodeToString(sha256Sum(jobJSON(job))[:8])
+}
+
+func jobJSON(job *batchv1.Job) [][]byte {
+	b, err := json.Marshal(job)
 	if err != nil {
 		// A Job built from Go values always marshals.
 		panic(err)
 	}
-	return hash(string(b))[:16]
+	return [][]byte{b}
+}
+
+func sha256Sum(parts [][]byte) []byte {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write(p)
+	}
+	return h.Sum(nil)
+}
+
+// jobHasher computes the templateHash of a plan's Jobs without marshalling
+// each: the Jobs differ only in their target's values, so the JSON of one
+// Job, made for a placeholder target, is cut where those values are, and
+// each Job's JSON is put together from the pieces and its own values. The
+// hash is the same, byte for byte, as templateHash's: a capture that runs
+// across an upgrade of the function keeps its Jobs' hashes.
+type jobHasher struct {
+	// pieces of the placeholder Job's JSON; the target value at slot[i]
+	// goes between pieces[i] and pieces[i+1]. Empty when the Jobs cannot be
+	// put together this way: every Job is then marshalled.
+	pieces [][]byte
+	slots  []int
+}
+
+// targetValues are the values of a Job that come from its target, in a fixed
+// order: the Job's name is made from the Pod's.
+func targetValues(job *batchv1.Job, t target) [5]string {
+	return [5]string{job.Name, t.Name, t.UID, t.IP, t.Node}
+}
+
+func newJobHasher(build func(target) *batchv1.Job) *jobHasher {
+	// Placeholders found nowhere else in a Job; JSON-escaped as they are.
+	p1 := target{Name: "pod-1a9fe3c2", UID: "uid-1a9fe3c2", IP: "ip-1a9fe3c2", Node: "node-1a9fe3c2"}
+	p2 := target{Name: "pod-7d02b5e1", UID: "uid-7d02b5e1", IP: "ip-7d02b5e1", Node: "node-7d02b5e1"}
+	j1 := build(p1)
+	b := jobJSON(j1)[0]
+	h := &jobHasher{}
+	type at struct{ pos, slot, n int }
+	var found []at
+	for slot, v := range targetValues(j1, p1) {
+		enc := jsonString(v)
+		if bytes.Count(b, enc) != 1 {
+			return h
+		}
+		found = append(found, at{pos: bytes.Index(b, enc), slot: slot, n: len(enc)})
+	}
+	slices.SortFunc(found, func(a, b at) int { return a.pos - b.pos })
+	last := 0
+	for _, f := range found {
+		if f.pos < last {
+			return h
+		}
+		h.pieces = append(h.pieces, b[last:f.pos])
+		h.slots = append(h.slots, f.slot)
+		last = f.pos + f.n
+	}
+	h.pieces = append(h.pieces, b[last:])
+	// Check the cut on a second placeholder: a target value used anywhere
+	// else, or changed on the way, shows as a difference.
+	j2 := build(p2)
+	if !bytes.Equal(bytes.Join(h.join(targetValues(j2, p2)), nil), jobJSON(j2)[0]) {
+		h.pieces, h.slots = nil, nil
+	}
+	return h
+}
+
+// join puts a Job's JSON together from the pieces and its target's values.
+func (h *jobHasher) join(vals [5]string) [][]byte {
+	out := make([][]byte, 0, 2*len(h.pieces))
+	for i, p := range h.pieces {
+		out = append(out, p)
+		if i < len(h.slots) {
+			out = append(out, jsonString(vals[h.slots[i]]))
+		}
+	}
+	return out
+}
+
+// hash is templateHash(job) for a Job the hasher's build made for t.
+func (h *jobHasher) hash(job *batchv1.Job, t target) string {
+	vals := targetValues(job, t)
+	if len(h.pieces) == 0 || slices.Contains(vals[:], "") {
+		// An empty value is left out of the JSON (omitempty), not put in.
+		return templateHash(job)
+	}
+	return hex.EncodeToString(sha256Sum(h.join(vals))[:8])
+}
+
+// jsonString is the JSON encoding of s, as encoding/json writes it.
+func jsonString(s string) []byte {
+	plain := true
+	for i := 0; i < len(s) && plain; i++ {
+		c := s[i]
+		plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	if plain {
+		return append(append(append(make([]byte, 0, len(s)+2), '"'), s...), '"')
+	}
+	b, _ := json.Marshal(s)
+	return b
 }
 
 // targetOfJob recovers the target a capture Job was made for from the Job

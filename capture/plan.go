@@ -87,6 +87,7 @@ func Plan(req Request) (*Output, error) {
 		return nil, newInvalidError(errs)
 	}
 	cm := configMap(pc, s)
+	newJob := jobMaker(pc, s, cm.Name)
 	p := &Output{ConfigMap: cm}
 
 	ledger := pc.Status.Ledger
@@ -111,7 +112,7 @@ func Plan(req Request) (*Output, error) {
 			kept = append(kept, PlannedJob{Job: keptJob(observed), Ready: phase.done()})
 			continue
 		}
-		planned := captureJob(pc, s, cm.Name, t)
+		planned := newJob(t)
 		if observed.Annotations[AnnotationTemplateHash] != planned.Annotations[AnnotationTemplateHash] {
 			planned = keptJob(observed)
 			drifted = append(drifted, t.Name)
@@ -164,7 +165,7 @@ func Plan(req Request) (*Output, error) {
 				pc.Spec.TargetNamespace, pc.Spec.TargetDeployment, n, s.maxTargetPods))})
 	}
 	for _, t := range newTargets {
-		job := captureJob(pc, s, cm.Name, t)
+		job := newJob(t)
 		byPod[t.Name] = &capture{target: t, job: job.Name, phase: PodRequested, planned: job}
 	}
 	// Requested earlier, never created, and the Pod cannot be captured now.

@@ -1,0 +1,181 @@
+package fn
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/function-packet-capture/function-packet-capture/capture"
+	"github.com/function-packet-capture/function-packet-capture/input/v1beta1"
+	"github.com/function-packet-capture/function-packet-capture/internal/clustergen"
+)
+
+// planCase is a plan of the planner's to check its Jobs against.
+type planCase struct {
+	name string
+	req  capture.Request
+}
+
+// encoderPlans are plans of generated clusters with every kind of Input, and
+// the planner's tricky cases: Jobs observed as the API server shows them,
+// Jobs kept as they are because the Input changed after they were made,
+// Jobs of an earlier jobId, a kept Job someone gave an env var from a
+// Secret, and a kept Job without the Pod's IP.
+func encoderPlans(t *testing.T) []planCase {
+	t.Helper()
+	inputs := map[string]*v1beta1.Input{
+		"defaults":   nil,
+		"privileged": {SecurityMode: v1beta1.SecurityPrivileged, ImagePullPolicy: corev1.PullAlways, PriorityClassName: "system-node-critical"},
+		"hostPath":   {Output: &v1beta1.Output{Type: v1beta1.OutputHostPath, HostPath: "/var/tmp/pcap"}, TTLSecondsAfterFinished: ptr(int32(0))},
+		"pvc": {Output: &v1beta1.Output{Type: v1beta1.OutputPersistentVolumeClaim, ClaimName: "pcaps"}, Image: "busybox",
+			Resources: &corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("0.5")}}},
+	}
+	labelSets := []map[string]string{
+		nil,
+		{"app.kubernetes.io/instance": "packet-capture-shop-web", "app.kubernetes.io/name": "packet-capture",
+			"app.kubernetes.io/part-of": "packet-capture-operator", "app.kubernetes.io/managed-by": "kustomize",
+			"app.kubernetes.io/created-by": "packet-capture-operator", "team": "not-propagated"},
+		{"app.kubernetes.io/instance": "a value that is not a valid label value and is far longer than sixty-three characters"},
+	}
+	var out []planCase
+	seed := uint64(0)
+	for inName, in := range inputs {
+		for li, labels := range labelSets {
+			seed++
+			c := clustergen.Generate(seed, clustergen.Options{Pods: 5 + int(seed%4)*10, Others: int(seed % 3)})
+			pc := capture.PacketCapture{Name: "capture-" + strings.ToLower(inName), Namespace: "packet-capture", UID: "uid-capture", Labels: labels,
+				Spec: capture.Spec{JobID: "qwer", TargetNamespace: c.Namespace, TargetDeployment: c.Target.Name, Duration: "30"}}
+			req := capture.Request{Capture: pc, Settings: in, Deployment: c.Target, ReplicaSets: c.ReplicaSets, Pods: c.Pods}
+			out = append(out, planCase{fmt.Sprintf("%s/labels-%d", inName, li), req})
+
+			// The next reconcile: the Jobs exist, the first has finished.
+			first := mustPlan(t, req)
+			next := req
+			next.Capture.Status = first.Status
+			for i, j := range first.Jobs {
+				next.Jobs = append(next.Jobs, observedJob(j.Job, i == 0))
+			}
+			out = append(out, planCase{fmt.Sprintf("%s/labels-%d/observed", inName, li), next})
+
+			// The Input changed (a new image): every observed Job is kept as
+			// it is; the spec's new jobId makes new Jobs beside them.
+			changed := next
+			changed.Settings = &v1beta1.Input{Image: "registry.example.com/tcpdump:2"}
+			out = append(out, planCase{fmt.Sprintf("%s/labels-%d/changed", inName, li), changed})
+			newID := changed
+			newID.Capture.Spec.JobID = "asdf"
+			out = append(out, planCase{fmt.Sprintf("%s/labels-%d/new-job-id", inName, li), newID})
+
+			// Jobs someone edited: an env var from a Secret, the Pod's IP
+			// gone, no annotations at all.
+			edited := next
+			edited.Jobs = append([]batchv1.Job(nil), next.Jobs...)
+			for i := range edited.Jobs {
+				j := edited.Jobs[i].DeepCopy()
+				c := &j.Spec.Template.Spec.Containers[0]
+				switch i % 4 {
+				case 1:
+					c.Env = append(c.Env, corev1.EnvVar{Name: "TOKEN", ValueFrom: &corev1.EnvVarSource{
+						SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}, Key: "k"}}})
+				case 2:
+					c.Env = c.Env[:2]
+				case 3:
+					j.Annotations = map[string]string{}
+				}
+				edited.Jobs[i] = *j
+			}
+			out = append(out, planCase{fmt.Sprintf("%s/labels-%d/edited", inName, li), edited})
+		}
+	}
+	return out
+}
+
+func mustPlan(t *testing.T, req capture.Request) *capture.Output {
+	t.Helper()
+	o, err := capture.Plan(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// observedJob is a planned Job as the API server returns it: with the
+// fields it fills in and a status.
+func observedJob(j *batchv1.Job, complete bool) batchv1.Job {
+	o := j.DeepCopy()
+	o.UID = types.UID("uid-job-" + j.Name)
+	o.ResourceVersion, o.Generation = "42", 1
+	o.CreationTimestamp = metav1.Unix(1760000000, 0)
+	o.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"batch.kubernetes.io/controller-uid": string(o.UID)}}
+	o.Spec.Completions, o.Spec.Parallelism = ptr(int32(1)), ptr(int32(1))
+	o.Spec.CompletionMode = ptr(batchv1.NonIndexedCompletion)
+	o.Spec.Suspend = ptr(false)
+	o.Spec.PodReplacementPolicy = ptr(batchv1.Failed)
+	if o.Spec.Template.Labels == nil {
+		o.Spec.Template.Labels = map[string]string{}
+	}
+	for _, l := range []string{"batch.kubernetes.io/controller-uid", "controller-uid"} {
+		o.Spec.Template.Labels[l] = string(o.UID)
+	}
+	for _, l := range []string{"batch.kubernetes.io/job-name", "job-name"} {
+		o.Spec.Template.Labels[l] = o.Name
+	}
+	ps := &o.Spec.Template.Spec
+	ps.DNSPolicy, ps.SchedulerName = corev1.DNSClusterFirst, "default-scheduler"
+	ps.SecurityContext = &corev1.PodSecurityContext{}
+	ps.TerminationGracePeriodSeconds = ptr(int64(30))
+	for i := range ps.Containers {
+		ps.Containers[i].TerminationMessagePath = "/dev/termination-log"
+		ps.Containers[i].TerminationMessagePolicy = corev1.TerminationMessageReadFile
+		if ps.Containers[i].ImagePullPolicy == "" {
+			ps.Containers[i].ImagePullPolicy = corev1.PullIfNotPresent
+		}
+	}
+	o.Status.StartTime = ptr(metav1.Unix(1760000001, 0))
+	o.Status.Active, o.Status.Ready = 1, ptr(int32(0))
+	if complete {
+		o.Status.Active = 0
+		o.Status.Succeeded = 1
+		o.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}
+	}
+	return *o
+}
+
+// TestTemplateHashIsTheJobsHash checks the planner's template hash, which it
+// puts together from pieces instead of marshalling each Job, against its
+// definition: the SHA-256 of the Job's JSON without annotations.
+func TestTemplateHashIsTheJobsHash(t *testing.T) {
+	var checked int
+	for _, pc := range encoderPlans(t) {
+		for _, j := range mustPlan(t, pc.req).Jobs {
+			if j.Job.Spec.Template.Spec.DNSPolicy != "" {
+				continue // kept as observed: its hash is the one it was made with
+			}
+			got := j.Job.Annotations[capture.AnnotationTemplateHash]
+			bare := j.Job.DeepCopy()
+			bare.Annotations = nil
+			b, err := json.Marshal(bare)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(b)
+			if want := hex.EncodeToString(sum[:])[:16]; got != want {
+				t.Fatalf("%s: Job %s: template hash %q, want %q", pc.name, j.Job.Name, got, want)
+			}
+			checked++
+		}
+	}
+	t.Logf("%d Jobs", checked)
+	if checked < 600 {
+		t.Errorf("checked %d Jobs: too few", checked)
+	}
+}
