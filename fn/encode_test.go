@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -19,7 +22,7 @@ import (
 	"github.com/function-packet-capture/function-packet-capture/internal/clustergen"
 )
 
-// planCase is a plan of the planner's to check its Jobs against.
+// planCase is one plan whose Jobs the encoder must encode as toStruct does.
 type planCase struct {
 	name string
 	req  capture.Request
@@ -148,6 +151,114 @@ func observedJob(j *batchv1.Job, complete bool) batchv1.Job {
 		o.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}
 	}
 	return *o
+}
+
+// TestJobEncoderIsToStruct proves the fast encoding equal to the slow one
+// for every Job of every plan, each plan's Jobs through one encoder in
+// order, as writeDesired encodes them.
+func TestJobEncoderIsToStruct(t *testing.T) {
+	var jobs, kept int
+	for _, pc := range encoderPlans(t) {
+		plan := mustPlan(t, pc.req)
+		var e jobEncoder
+		for _, j := range plan.Jobs {
+			checkEncoding(t, pc.name, &e, j.Job)
+			jobs++
+			if j.Job.Spec.Template.Spec.DNSPolicy != "" {
+				kept++
+			}
+		}
+	}
+	t.Logf("%d Jobs, %d kept as observed", jobs, kept)
+	if jobs < 1000 || kept < 400 {
+		t.Errorf("encoded %d Jobs, %d of them kept as observed: too few to prove anything", jobs, kept)
+	}
+}
+
+// TestJobEncoderShapes encodes Jobs that differ from a planned Job in one
+// field each, in turns, through one encoder: each must be encoded as
+// itself, not as a Job of another shape.
+func TestJobEncoderShapes(t *testing.T) {
+	c := clustergen.Generate(3, clustergen.Options{Pods: 4})
+	plan := mustPlan(t, capture.Request{
+		Capture: capture.PacketCapture{Name: "c", Namespace: "packet-capture", Labels: map[string]string{"app.kubernetes.io/name": "x"},
+			Spec: capture.Spec{JobID: "qwer", TargetNamespace: c.Namespace, TargetDeployment: c.Target.Name, Duration: "30"}},
+		Deployment: c.Target, ReplicaSets: c.ReplicaSets, Pods: c.Pods,
+	})
+	base := plan.Jobs[0].Job
+	edits := map[string]func(j *batchv1.Job){
+		"same":                func(*batchv1.Job) {},
+		"nil rules":           func(j *batchv1.Job) { j.Spec.PodFailurePolicy.Rules = nil },
+		"empty rules":         func(j *batchv1.Job) { j.Spec.PodFailurePolicy.Rules = []batchv1.PodFailurePolicyRule{} },
+		"no labels":           func(j *batchv1.Job) { j.Labels = nil },
+		"empty labels":        func(j *batchv1.Job) { j.Labels = map[string]string{} },
+		"other label":         func(j *batchv1.Job) { j.Labels = map[string]string{"app.kubernetes.io/name": "y"} },
+		"template annotation": func(j *batchv1.Job) { j.Spec.Template.Annotations = map[string]string{"a": "b"} },
+		"no name":             func(j *batchv1.Job) { j.Name = "" },
+		"no node":             func(j *batchv1.Job) { j.Spec.Template.Spec.NodeName = "" },
+		"no env":              func(j *batchv1.Job) { j.Spec.Template.Spec.Containers[0].Env = nil },
+		"empty env":           func(j *batchv1.Job) { j.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{} },
+		"env without value":   func(j *batchv1.Job) { j.Spec.Template.Spec.Containers[0].Env[2].Value = "" },
+		"env name empty":      func(j *batchv1.Job) { j.Spec.Template.Spec.Containers[0].Env[0].Name = "" },
+		"empty annotations":   func(j *batchv1.Job) { j.Annotations = map[string]string{} },
+		"more annotations":    func(j *batchv1.Job) { j.Annotations = map[string]string{"a": "b", "c": ""} },
+		"quantity 0.5": func(j *batchv1.Job) {
+			j.Spec.Template.Spec.Containers[0].Resources.Limits = corev1.ResourceList{"cpu": resource.MustParse("0.5")}
+		},
+		"quantity 500m": func(j *batchv1.Job) {
+			j.Spec.Template.Spec.Containers[0].Resources.Limits = corev1.ResourceList{"cpu": resource.MustParse("500m")}
+		},
+		"two containers": func(j *batchv1.Job) {
+			c := j.Spec.Template.Spec.Containers
+			j.Spec.Template.Spec.Containers = append(c, c[0])
+		},
+		"no containers": func(j *batchv1.Job) { j.Spec.Template.Spec.Containers = nil },
+		"init container env": func(j *batchv1.Job) {
+			j.Spec.Template.Spec.InitContainers = []corev1.Container{{Name: "i", Env: []corev1.EnvVar{{Name: "A", Value: "1"}}}}
+		},
+		"init container env too": func(j *batchv1.Job) {
+			j.Spec.Template.Spec.InitContainers = []corev1.Container{{Name: "i", Env: []corev1.EnvVar{{Name: "A", Value: "2"}}}}
+		},
+		"status":        func(j *batchv1.Job) { j.Status.Active = 3 },
+		"created":       func(j *batchv1.Job) { j.CreationTimestamp = metav1.Unix(1, 0) },
+		"value from":    func(j *batchv1.Job) { j.Spec.Template.Spec.Containers[0].Env[0].ValueFrom = &corev1.EnvVarSource{} },
+		"uid":           func(j *batchv1.Job) { j.UID = "u" },
+		"suspend false": func(j *batchv1.Job) { j.Spec.Suspend = ptr(false) },
+		"suspend true":  func(j *batchv1.Job) { j.Spec.Suspend = ptr(true) },
+	}
+	var e jobEncoder
+	for round := range 2 {
+		for name, edit := range edits {
+			for _, pj := range plan.Jobs {
+				j := pj.Job.DeepCopy()
+				if pj.Job == base || round == 1 {
+					edit(j)
+				}
+				checkEncoding(t, name, &e, j)
+			}
+		}
+	}
+	if len(e.shapes) != maxJobShapes {
+		t.Errorf("the encoder knows %d shapes, want it to stop at %d", len(e.shapes), maxJobShapes)
+	}
+}
+
+func checkEncoding(t *testing.T, what string, e *jobEncoder, j *batchv1.Job) {
+	t.Helper()
+	want, err := toStruct(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.encode(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if proto.Equal(want, got) {
+		return
+	}
+	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+		t.Fatalf("%s: Job %s: jobEncoder differs from toStruct: -toStruct, +jobEncoder:\n%s", what, j.Name, diff)
+	}
 }
 
 // TestTemplateHashIsTheJobsHash checks the planner's template hash, which it

@@ -6,7 +6,6 @@ package fn
 import (
 	"context"
 
-	"google.golang.org/protobuf/types/known/structpb"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -230,8 +229,9 @@ func writeDesired(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse, p
 		return errors.Wrap(err, "cannot encode the ConfigMap")
 	}
 	out[ConfigMapResource] = &fnv1.Resource{Resource: cm, Ready: fnv1.Ready_READY_TRUE}
+	var jobs jobEncoder
 	for _, j := range plan.Jobs {
-		s, err := toStruct(j.Job)
+		s, err := jobs.encode(j.Job)
 		if err != nil {
 			return errors.Wrapf(err, "cannot encode Job %s", j.Job.Name)
 		}
@@ -264,17 +264,4 @@ func writeDesired(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse, p
 		dxr.Ready = resource.ReadyTrue
 	}
 	return response.SetDesiredCompositeResource(rsp, dxr)
-}
-
-// toStruct encodes a typed object as the protobuf Struct Crossplane expects,
-// without the empty metadata.creationTimestamp Go's encoding adds.
-func toStruct(o runtime.Object) (*structpb.Struct, error) {
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
-	if err != nil {
-		return nil, err
-	}
-	unstructured.RemoveNestedField(m, "metadata", "creationTimestamp")
-	unstructured.RemoveNestedField(m, "spec", "template", "metadata", "creationTimestamp")
-	unstructured.RemoveNestedField(m, "status")
-	return structpb.NewStruct(m)
 }
