@@ -42,6 +42,13 @@ lint: ## go vet and staticcheck (pinned in tools/staticcheck).
 	$(GO) vet ./...
 	hack/staticcheck.sh ./...
 
+fuzz: ## Fuzz each target for FUZZTIME (default 20s): fn (RunFunction from bytes, from fields) and krm (ResourceList from bytes, from fields). make test runs their seed corpora.
+	@for target in fn:FuzzRunFunction fn:FuzzRunFunctionXR krm:FuzzRun krm:FuzzRunFields; do \
+		echo "== $${target}"; \
+		$(GO) test ./$${target%%:*} -run '^$$' -fuzz "^$${target#*:}"'$$' -fuzztime $(or $(FUZZTIME),20s); \
+	done
+.PHONY: fuzz
+
 bench: ## Run the benchmarks.
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
