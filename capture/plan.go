@@ -12,6 +12,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/function-packet-capture/function-packet-capture/input/v1beta1"
@@ -103,8 +104,15 @@ func Plan(req Request) (*Output, error) {
 	var drifted []string
 
 	// Every Job that exists stays planned.
+	var misnamed []string
 	for i := range req.Jobs {
 		observed := &req.Jobs[i]
+		if len(validation.IsDNS1123Subdomain(observed.Name)) > 0 {
+			// No such Job can exist; the KRM adapter would make a file
+			// path of its name ("../../etc/x").
+			misnamed = append(misnamed, fmt.Sprintf("%.80q", observed.Name))
+			continue
+		}
 		phase, detail := jobPhase(observed)
 		t, ok := targetOfJob(observed)
 		if !ok || JobName(t.Name, s.jobID) != observed.Name {
@@ -193,6 +201,10 @@ func Plan(req Request) (*Output, error) {
 	p.Status = status(pc, s, req.Deployment != nil, captures, sel.skipped, notCaptured)
 	p.Ready = p.Status.Counts.Targets > 0 && p.Status.Phase == PhaseCompleted
 	p.Events = append(summaryEvents(p.Status, s, sel.skipped, notCaptured, drifted, len(kept)), p.Events...)
+	if len(misnamed) > 0 {
+		p.Events = append(p.Events, Event{Severity: SeverityWarning, Reason: "InvalidJobName",
+			Message: nameList("Job", misnamed) + " ignored: not a valid object name"})
+	}
 	return p, nil
 }
 
