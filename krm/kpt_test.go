@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -30,7 +31,9 @@ func TestKpt(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(kpt, args...)
 		cmd.Dir, cmd.Env = dir, env
+		start := time.Now()
 		out, err := cmd.CombinedOutput()
+		t.Logf("kpt %v: %s", args, time.Since(start))
 		return string(out), err
 	}
 	want := readTree(t, examplePackage)
