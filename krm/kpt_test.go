@@ -2,11 +2,13 @@ package krm
 
 import (
 	"bytes"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -146,17 +148,122 @@ func kptBinary(t *testing.T) string {
 	return ""
 }
 
-// buildFunction builds the function binary from this tree into a temporary
-// directory and returns the directory.
+// buildFunction builds the function binary from this tree, once per test
+// run, and returns the directory it is in.
 func buildFunction(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "function-packet-capture"), "..")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	build.once.Do(func() {
+		build.dir, build.err = os.MkdirTemp("", "fpc-krm-test-")
+		if build.err != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", filepath.Join(build.dir, "function-packet-capture"), "..")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			build.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if build.err != nil {
+		t.Fatal(build.err)
 	}
-	return dir
+	return build.dir
+}
+
+var build struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if build.dir != "" {
+		os.RemoveAll(build.dir)
+	}
+	os.Exit(code)
+}
+
+// TestModes runs the built binary as kpt and Crossplane would, to check
+// which mode it picks: KRM for a piped or redirected ResourceList, gRPC with
+// a serving flag or FUNCTION_MODE=grpc, whatever stdin is.
+func TestModes(t *testing.T) {
+	bin := filepath.Join(buildFunction(t), "function-packet-capture")
+	input := filepath.Join("testdata", "example", "input.yaml")
+	want, err := os.ReadFile(filepath.Join("testdata", "example", "output.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := os.ReadFile(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("auto: a pipe is KRM", func(t *testing.T) {
+		cmd := exec.Command(bin)
+		cmd.Stdin = bytes.NewReader(in) // a pipe
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(string(want), string(out)); diff != "" {
+			t.Errorf("-golden +binary:\n%s", diff)
+		}
+	})
+	t.Run("auto: a redirected file is KRM", func(t *testing.T) {
+		f, err := os.Open(input)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd := exec.Command(bin)
+		cmd.Stdin = f
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out, want) {
+			t.Error("the output differs from testdata/example/output.yaml")
+		}
+	})
+	t.Run("FUNCTION_MODE=grpc is gRPC", func(t *testing.T) {
+		cmd := exec.Command(bin, "--address", "127.0.0.1:0")
+		cmd.Stdin = bytes.NewReader(in)
+		cmd.Env = append(os.Environ(), "FUNCTION_MODE=grpc")
+		out, err := cmd.CombinedOutput()
+		// Without --insecure or certificates the gRPC server refuses to start.
+		if err == nil || !strings.Contains(string(out), "no credentials") {
+			t.Errorf("want the gRPC server's refusal, got %v:\n%s", err, out)
+		}
+	})
+	t.Run("auto: --insecure serves gRPC even with a pipe", func(t *testing.T) {
+		cmd := exec.Command(bin, "--insecure", "--address", "127.0.0.1:0")
+		cmd.Stdin = bytes.NewReader(in)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			t.Fatalf("exited (%v) instead of serving:\n%s", err, out.String())
+		case <-time.After(time.Second):
+		}
+		_ = cmd.Process.Kill()
+		<-done
+		if strings.Contains(out.String(), "ResourceList") {
+			t.Errorf("wrote a ResourceList:\n%s", out.String())
+		}
+	})
+	t.Run("empty stdin is an error", func(t *testing.T) {
+		cmd := exec.Command(bin, "--mode=krm")
+		cmd.Stdin = strings.NewReader("")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "no input") {
+			t.Errorf("want an error saying there is no input, got %v:\n%s", err, out)
+		}
+	})
 }
 
 // copyPackage copies example/kpt into a temporary directory. fresh leaves
