@@ -44,6 +44,14 @@ const (
 	GeneratedBy           = "function-packet-capture"
 )
 
+// The config.kubernetes.io/ forms of kyaml's path and index annotations. kyaml
+// deprecates them, but kpt still reads and writes both forms, and the
+// generated objects carry both so each form names their file.
+const (
+	legacyPathAnnotation  = "config.kubernetes.io/path"
+	legacyIndexAnnotation = "config.kubernetes.io/index"
+)
+
 // PathRoot is the directory, relative to the package, the generated objects'
 // files go to: PathRoot/<namespace>/<PacketCapture name>/.
 const PathRoot = "packet-capture"
@@ -178,11 +186,11 @@ func (c *run) plan(settings *v1beta1.Input) {
 		}
 		file := path.Join(dir, o.file)
 		n, err := objectNode(o.obj, map[string]string{
-			AnnotationGeneratedBy:         GeneratedBy,
-			kioutil.PathAnnotation:        file,
-			kioutil.LegacyPathAnnotation:  file,
-			kioutil.IndexAnnotation:       "0",
-			kioutil.LegacyIndexAnnotation: "0",
+			AnnotationGeneratedBy:   GeneratedBy,
+			kioutil.PathAnnotation:  file,
+			legacyPathAnnotation:    file,
+			kioutil.IndexAnnotation: "0",
+			legacyIndexAnnotation:   "0",
 		})
 		if err != nil {
 			c.fail(err, "", "")
@@ -382,8 +390,8 @@ func (p *process) orphans() {
 func (o *object) file() (string, int) {
 	n := o.topNode
 	get := func(key string) string { return str(n, "metadata", "annotations", key) }
-	f := cmp.Or(get(kioutil.PathAnnotation), get(kioutil.LegacyPathAnnotation))
-	index, _ := strconv.Atoi(cmp.Or(get(kioutil.IndexAnnotation), get(kioutil.LegacyIndexAnnotation)))
+	f := cmp.Or(get(kioutil.PathAnnotation), get(legacyPathAnnotation))
+	index, _ := strconv.Atoi(cmp.Or(get(kioutil.IndexAnnotation), get(legacyIndexAnnotation)))
 	return f, index
 }
 
