@@ -262,24 +262,17 @@ func propagatedLabels(from map[string]string) map[string]string {
 // templateHash identifies a planned Job by everything but its annotations:
 // the first 16 hex digits of the SHA-256 of its JSON.
 func templateHash(job *batchv1.Job) string {
-	return hex.EncodeToString(sha256Sum(jobJSON(job))[:8])
+	sum := sha256.Sum256(jobJSON(job))
+	return hex.EncodeToString(sum[:8])
 }
 
-func jobJSON(job *batchv1.Job) [][]byte {
+func jobJSON(job *batchv1.Job) []byte {
 	b, err := json.Marshal(job)
 	if err != nil {
 		// A Job built from Go values always marshals.
 		panic(err)
 	}
-	return [][]byte{b}
-}
-
-func sha256Sum(parts [][]byte) []byte {
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write(p)
-	}
-	return h.Sum(nil)
+	return b
 }
 
 // jobHasher computes the templateHash of a plan's Jobs without marshalling
@@ -294,6 +287,8 @@ type jobHasher struct {
 	// put together this way: every Job is then marshalled.
 	pieces [][]byte
 	slots  []int
+	// buf is reused for each Job's JSON: a plan makes its Jobs one by one.
+	buf []byte
 }
 
 // targetValues are the values of a Job that come from its target, in a fixed
@@ -307,12 +302,12 @@ func newJobHasher(build func(target) *batchv1.Job) *jobHasher {
 	p1 := target{Name: "pod-1a9fe3c2", UID: "uid-1a9fe3c2", IP: "ip-1a9fe3c2", Node: "node-1a9fe3c2"}
 	p2 := target{Name: "pod-7d02b5e1", UID: "uid-7d02b5e1", IP: "ip-7d02b5e1", Node: "node-7d02b5e1"}
 	j1 := build(p1)
-	b := jobJSON(j1)[0]
+	b := jobJSON(j1)
 	h := &jobHasher{}
 	type at struct{ pos, slot, n int }
 	var found []at
 	for slot, v := range targetValues(j1, p1) {
-		enc := jsonString(v)
+		enc := appendJSONString(nil, v)
 		if bytes.Count(b, enc) != 1 {
 			return h
 		}
@@ -332,22 +327,22 @@ func newJobHasher(build func(target) *batchv1.Job) *jobHasher {
 	// Check the cut on a second placeholder: a target value used anywhere
 	// else, or changed on the way, shows as a difference.
 	j2 := build(p2)
-	if !bytes.Equal(bytes.Join(h.join(targetValues(j2, p2)), nil), jobJSON(j2)[0]) {
+	if !bytes.Equal(h.appendJSON(nil, targetValues(j2, p2)), jobJSON(j2)) {
 		h.pieces, h.slots = nil, nil
 	}
 	return h
 }
 
-// join puts a Job's JSON together from the pieces and its target's values.
-func (h *jobHasher) join(vals [5]string) [][]byte {
-	out := make([][]byte, 0, 2*len(h.pieces))
+// appendJSON puts a Job's JSON together from the pieces and its target's
+// values.
+func (h *jobHasher) appendJSON(b []byte, vals [5]string) []byte {
 	for i, p := range h.pieces {
-		out = append(out, p)
+		b = append(b, p...)
 		if i < len(h.slots) {
-			out = append(out, jsonString(vals[h.slots[i]]))
+			b = appendJSONString(b, vals[h.slots[i]])
 		}
 	}
-	return out
+	return b
 }
 
 // hash is templateHash(job) for a Job the hasher's build made for t.
@@ -357,21 +352,21 @@ func (h *jobHasher) hash(job *batchv1.Job, t target) string {
 		// An empty value is left out of the JSON (omitempty), not put in.
 		return templateHash(job)
 	}
-	return hex.EncodeToString(sha256Sum(h.join(vals))[:8])
+	h.buf = h.appendJSON(h.buf[:0], vals)
+	sum := sha256.Sum256(h.buf)
+	return hex.EncodeToString(sum[:8])
 }
 
-// jsonString is the JSON encoding of s, as encoding/json writes it.
-func jsonString(s string) []byte {
-	plain := true
-	for i := 0; i < len(s) && plain; i++ {
-		c := s[i]
-		plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+// appendJSONString appends the JSON encoding of s, as encoding/json writes
+// it.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			enc, _ := json.Marshal(s)
+			return append(b, enc...)
+		}
 	}
-	if plain {
-		return append(append(append(make([]byte, 0, len(s)+2), '"'), s...), '"')
-	}
-	b, _ := json.Marshal(s)
-	return b
+	return append(append(append(b, '"'), s...), '"')
 }
 
 // targetOfJob recovers the target a capture Job was made for from the Job

@@ -3,6 +3,9 @@ package fn
 import (
 	"maps"
 	"reflect"
+	"slices"
+	"sync"
+	"unsafe"
 
 	"google.golang.org/protobuf/types/known/structpb"
 	batchv1 "k8s.io/api/batch/v1"
@@ -36,11 +39,19 @@ func toStruct(o runtime.Object) (*structpb.Struct, error) {
 // protobuf message may be referenced many times within one response, which
 // is encoded, never changed, once it is written.
 //
-// A Job that does not fit (a container env var with valueFrom, which
-// a kept Job might carry) is converted whole, as is any Job once the
+// Whether a Job is of a known shape is decided exactly, not assumed: its
+// shape is compared with each known one, field by field (equalJobs). A Job
+// that does not fit (a container env var with valueFrom, which a kept Job
+// might carry) is converted whole, as is any Job of a new shape once the
 // encoder knows maxJobShapes shapes.
 type jobEncoder struct {
 	shapes []*jobShape
+	// shape is the shape of the Job being encoded, and containers its
+	// containers: reused from Job to Job, copied only to keep a new shape.
+	shape      batchv1.Job
+	containers []corev1.Container
+	// envNames are the Values of env var names, the same in every Job.
+	envNames map[string]*structpb.Value
 }
 
 // maxJobShapes bounds the shapes an encoder compares a Job with. A plan has
@@ -59,19 +70,20 @@ type jobShape struct {
 
 // encode encodes j exactly as toStruct(j) does.
 func (e *jobEncoder) encode(j *batchv1.Job) (*structpb.Struct, error) {
-	shape, ok := jobShapeOf(j)
-	if !ok {
+	if !e.shapeOf(j) {
 		return toStruct(j)
 	}
 	for _, s := range e.shapes {
-		if equalValues(reflect.ValueOf(s.job).Elem(), reflect.ValueOf(shape).Elem(), 0) {
-			return s.fill(j), nil
+		if equalJobs()(unsafe.Pointer(s.job), unsafe.Pointer(&e.shape)) {
+			return e.fill(s, j), nil
 		}
 	}
 	if len(e.shapes) == maxJobShapes {
 		return toStruct(j)
 	}
-	s, err := newJobShape(shape)
+	shape := e.shape
+	shape.Spec.Template.Spec.Containers = slices.Clone(e.shape.Spec.Template.Spec.Containers)
+	s, err := newJobShape(&shape)
 	if err != nil {
 		return nil, err
 	}
@@ -79,14 +91,15 @@ func (e *jobEncoder) encode(j *batchv1.Job) (*structpb.Struct, error) {
 		return toStruct(j)
 	}
 	e.shapes = append(e.shapes, s)
-	return s.fill(j), nil
+	return e.fill(s, j), nil
 }
 
-// jobShapeOf is j without its own fields, nor the fields toStruct leaves
-// out. It shares everything else with j. It reports false for a Job whose
-// own fields the encoder cannot write.
-func jobShapeOf(j *batchv1.Job) (*batchv1.Job, bool) {
-	s := *j
+// shapeOf sets e.shape to j without its own fields, nor the fields toStruct
+// leaves out; it shares everything else with j. It reports false for a Job
+// whose own fields the encoder cannot write.
+func (e *jobEncoder) shapeOf(j *batchv1.Job) bool {
+	e.shape = *j
+	s := &e.shape
 	s.Name = ""
 	s.Annotations = nil
 	s.CreationTimestamp = metav1.Time{}
@@ -94,20 +107,19 @@ func jobShapeOf(j *batchv1.Job) (*batchv1.Job, bool) {
 	s.Spec.Template.CreationTimestamp = metav1.Time{}
 	s.Spec.Template.Spec.NodeName = ""
 	if len(j.Spec.Template.Spec.Containers) == 0 {
-		return &s, true
+		return true
 	}
-	cs := make([]corev1.Container, len(j.Spec.Template.Spec.Containers))
-	for i, c := range j.Spec.Template.Spec.Containers {
-		for _, e := range c.Env {
-			if e.ValueFrom != nil {
-				return nil, false
+	e.containers = append(e.containers[:0], j.Spec.Template.Spec.Containers...)
+	for i := range e.containers {
+		for _, v := range e.containers[i].Env {
+			if v.ValueFrom != nil {
+				return false
 			}
 		}
-		cs[i] = c
-		cs[i].Env = nil
+		e.containers[i].Env = nil
 	}
-	s.Spec.Template.Spec.Containers = cs
-	return &s, true
+	s.Spec.Template.Spec.Containers = e.containers
+	return true
 }
 
 // newJobShape encodes a shape, or returns nil if its encoding lacks a path
@@ -136,38 +148,84 @@ func newJobShape(job *batchv1.Job) (*jobShape, error) {
 	return s, nil
 }
 
-// fill encodes j, a Job of this shape: new Structs along the paths to j's
-// own fields, the shape's everywhere else.
-func (s *jobShape) fill(j *batchv1.Job) *structpb.Struct {
-	meta := copyStruct(s.meta)
+// jobStructs are the Structs fill makes for each Job, allocated at once.
+type jobStructs struct {
+	root                          structpb.Struct
+	meta, spec, template, podSpec structValue
+}
+
+// fill encodes j, a Job of shape s: new Structs along the paths to j's own
+// fields, the shape's everywhere else.
+func (e *jobEncoder) fill(s *jobShape, j *batchv1.Job) *structpb.Struct {
+	n := new(jobStructs)
+	meta := n.meta.of(s.meta)
 	setString(meta, "name", j.Name)
 	setStringMap(meta, "annotations", j.Annotations)
 
-	podSpec := copyStruct(s.podSpec)
+	podSpec := n.podSpec.of(s.podSpec)
 	setString(podSpec, "nodeName", j.Spec.Template.Spec.NodeName)
 	if len(s.containers) > 0 {
-		containers := make([]*structpb.Value, len(s.containers))
+		containers := make([]structValue, len(s.containers))
+		values := make([]*structpb.Value, len(s.containers))
 		for i, c := range j.Spec.Template.Spec.Containers {
-			cs := copyStruct(s.containers[i])
-			setEnv(cs, c.Env)
-			containers[i] = structpb.NewStructValue(cs)
+			e.setEnv(containers[i].of(s.containers[i]), c.Env)
+			values[i] = &containers[i].v
 		}
-		podSpec.Fields["containers"] = structpb.NewListValue(&structpb.ListValue{Values: containers})
+		podSpec.Fields["containers"] = newListValue(values)
 	}
-
-	template := copyStruct(s.template)
-	template.Fields["spec"] = structpb.NewStructValue(podSpec)
-	spec := copyStruct(s.spec)
-	spec.Fields["template"] = structpb.NewStructValue(template)
-	root := copyStruct(s.root)
-	root.Fields["metadata"] = structpb.NewStructValue(meta)
-	root.Fields["spec"] = structpb.NewStructValue(spec)
-	return root
+	n.template.of(s.template).Fields["spec"] = &n.podSpec.v
+	n.spec.of(s.spec).Fields["template"] = &n.template.v
+	n.root.Fields = maps.Clone(s.root.GetFields())
+	n.root.Fields["metadata"] = &n.meta.v
+	n.root.Fields["spec"] = &n.spec.v
+	return &n.root
 }
 
-// copyStruct is a new Struct with the same fields, shared.
-func copyStruct(s *structpb.Struct) *structpb.Struct {
-	return &structpb.Struct{Fields: maps.Clone(s.GetFields())}
+// structValue is a Value holding a Struct, in one allocation.
+type structValue struct {
+	v structpb.Value
+	k structpb.Value_StructValue
+	s structpb.Struct
+}
+
+// of makes sv a copy of s (a new Struct with the same fields, shared) and
+// returns the copy.
+func (sv *structValue) of(s *structpb.Struct) *structpb.Struct {
+	return sv.with(maps.Clone(s.GetFields()))
+}
+
+func (sv *structValue) with(fields map[string]*structpb.Value) *structpb.Struct {
+	sv.s.Fields = fields
+	sv.k.StructValue = &sv.s
+	sv.v.Kind = &sv.k
+	return &sv.s
+}
+
+// stringValue is a Value holding a string, in one allocation.
+type stringValue struct {
+	v structpb.Value
+	k structpb.Value_StringValue
+}
+
+func newStringValue(s string) *structpb.Value {
+	sv := &stringValue{k: structpb.Value_StringValue{StringValue: s}}
+	sv.v.Kind = &sv.k
+	return &sv.v
+}
+
+// listValue is a Value holding a list, in one allocation.
+type listValue struct {
+	v structpb.Value
+	k structpb.Value_ListValue
+	l structpb.ListValue
+}
+
+func newListValue(values []*structpb.Value) *structpb.Value {
+	lv := &listValue{}
+	lv.l.Values = values
+	lv.k.ListValue = &lv.l
+	lv.v.Kind = &lv.k
+	return &lv.v
 }
 
 // The setters write a field as toStruct does: a field whose JSON tag says
@@ -178,7 +236,7 @@ func setString(s *structpb.Struct, key, v string) {
 		delete(s.Fields, key)
 		return
 	}
-	s.Fields[key] = structpb.NewStringValue(v)
+	s.Fields[key] = newStringValue(v)
 }
 
 func setStringMap(s *structpb.Struct, key string, m map[string]string) {
@@ -188,101 +246,191 @@ func setStringMap(s *structpb.Struct, key string, m map[string]string) {
 	}
 	fields := make(map[string]*structpb.Value, len(m))
 	for k, v := range m {
-		fields[k] = structpb.NewStringValue(v)
+		fields[k] = newStringValue(v)
 	}
-	s.Fields[key] = structpb.NewStructValue(&structpb.Struct{Fields: fields})
+	sv := new(structValue)
+	sv.with(fields)
+	s.Fields[key] = &sv.v
 }
 
 // setEnv writes env vars without valueFrom: {name, value}.
-func setEnv(s *structpb.Struct, env []corev1.EnvVar) {
+func (e *jobEncoder) setEnv(s *structpb.Struct, env []corev1.EnvVar) {
 	if len(env) == 0 {
 		delete(s.Fields, "env")
 		return
 	}
-	vars := make([]*structpb.Value, len(env))
-	for i, e := range env {
-		v := &structpb.Struct{Fields: map[string]*structpb.Value{"name": structpb.NewStringValue(e.Name)}}
-		setString(v, "value", e.Value)
-		vars[i] = structpb.NewStructValue(v)
+	if e.envNames == nil {
+		e.envNames = make(map[string]*structpb.Value)
 	}
-	s.Fields["env"] = structpb.NewListValue(&structpb.ListValue{Values: vars})
+	vars := make([]structValue, len(env))
+	values := make([]*structpb.Value, len(env))
+	for i, v := range env {
+		name, ok := e.envNames[v.Name]
+		if !ok {
+			name = newStringValue(v.Name)
+			e.envNames[v.Name] = name
+		}
+		fields := make(map[string]*structpb.Value, 2)
+		fields["name"] = name
+		if v.Value != "" {
+			fields["value"] = newStringValue(v.Value)
+		}
+		vars[i].with(fields)
+		values[i] = &vars[i].v
+	}
+	s.Fields["env"] = newListValue(values)
 }
 
-// equalValues is reflect.DeepEqual for the acyclic values of Kubernetes API
-// types, without the bookkeeping that makes DeepEqual cost more than encoding
-// a Job: values are equal when their types are, nil and empty slices and maps
-// differ (they encode differently), pointers and interfaces are equal when
-// they hold equal values. Beyond maxEqualDepth, and for kinds API types do not
-// use, it answers false: the Job is then encoded whole.
-func equalValues(a, b reflect.Value, depth int) bool {
-	if depth > maxEqualDepth || a.Type() != b.Type() {
-		return false
+// equalFunc compares two values of one type, given their addresses.
+type equalFunc func(a, b unsafe.Pointer) bool
+
+// equalJobs compares two Jobs as reflect.DeepEqual does, but many times
+// faster: DeepEqual walks every field of a Job by reflection, which costs
+// more than the encoding the comparison saves. The comparison is put
+// together once, by reflection, from a comparison per type: memory compared
+// as bytes where the type holds no pointers, strings by content, pointers
+// and slices by what they point to. Values are equal when:
+//   - their bytes are (same scalars, same pointers, same strings), or
+//   - their fields, elements or pointees are, with a nil slice or pointer
+//     never equal to a non-nil one: they encode differently;
+//   - maps: as reflect.DeepEqual says.
+//
+// Functions, channels and unsafe pointers, which API types do not have, are
+// never equal: the Job is then encoded whole.
+var equalJobs = sync.OnceValue(func() equalFunc {
+	return (&equalBuilder{funcs: map[reflect.Type]*equalFunc{}}).of(reflect.TypeFor[batchv1.Job]())
+})
+
+type equalBuilder struct {
+	funcs map[reflect.Type]*equalFunc
+}
+
+// of returns the comparison of values of type t.
+func (eb *equalBuilder) of(t reflect.Type) equalFunc {
+	if f, ok := eb.funcs[t]; ok {
+		// Built, or being built (a type that contains itself): call it
+		// through the pointer, set by the time a comparison runs.
+		return func(a, b unsafe.Pointer) bool { return (*f)(a, b) }
 	}
-	switch a.Kind() {
-	case reflect.Struct:
-		for i := range a.NumField() {
-			if !equalValues(a.Field(i), b.Field(i), depth+1) {
+	f := new(equalFunc)
+	eb.funcs[t] = f
+	*f = eb.build(t)
+	return *f
+}
+
+func (eb *equalBuilder) build(t reflect.Type) equalFunc {
+	size := t.Size()
+	if plainBytes(t) {
+		return func(a, b unsafe.Pointer) bool { return sameBytes(a, b, size) }
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return func(a, b unsafe.Pointer) bool { return *(*string)(a) == *(*string)(b) }
+	case reflect.Pointer:
+		elem := eb.of(t.Elem())
+		return func(a, b unsafe.Pointer) bool {
+			pa, pb := *(*unsafe.Pointer)(a), *(*unsafe.Pointer)(b)
+			if pa == nil || pb == nil || pa == pb {
+				return pa == pb
+			}
+			return elem(pa, pb)
+		}
+	case reflect.Slice:
+		elem, elemSize := eb.of(t.Elem()), t.Elem().Size()
+		return func(a, b unsafe.Pointer) bool {
+			sa, sb := (*sliceHeader)(a), (*sliceHeader)(b)
+			if sa.len != sb.len || (sa.data == nil) != (sb.data == nil) {
 				return false
 			}
-		}
-		return true
-	case reflect.Pointer:
-		if a.IsNil() || b.IsNil() {
-			return a.IsNil() == b.IsNil()
-		}
-		return a.UnsafePointer() == b.UnsafePointer() || equalValues(a.Elem(), b.Elem(), depth+1)
-	case reflect.Interface:
-		if a.IsNil() || b.IsNil() {
-			return a.IsNil() == b.IsNil()
-		}
-		return equalValues(a.Elem(), b.Elem(), depth+1)
-	case reflect.Slice:
-		if a.IsNil() != b.IsNil() || a.Len() != b.Len() {
-			return false
-		}
-		if a.UnsafePointer() == b.UnsafePointer() {
+			if sa.data == sb.data {
+				return true
+			}
+			for i := range uintptr(sa.len) {
+				if !elem(unsafe.Add(sa.data, i*elemSize), unsafe.Add(sb.data, i*elemSize)) {
+					return false
+				}
+			}
 			return true
+		}
+	case reflect.Array:
+		elem, elemSize, n := eb.of(t.Elem()), t.Elem().Size(), uintptr(t.Len())
+		return func(a, b unsafe.Pointer) bool {
+			for i := range n {
+				if !elem(unsafe.Add(a, i*elemSize), unsafe.Add(b, i*elemSize)) {
+					return false
+				}
+			}
+			return true
+		}
+	case reflect.Struct:
+		// Adjacent plain fields are compared as one run of bytes, the others
+		// one by one.
+		type field struct {
+			offset, size uintptr
+			equal        equalFunc // nil for a run of plain fields
+		}
+		var fields []field
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !plainBytes(f.Type) {
+				fields = append(fields, field{f.Offset, 0, eb.of(f.Type)})
+				continue
+			}
+			if n := len(fields); n > 0 && fields[n-1].equal == nil && fields[n-1].offset+fields[n-1].size == f.Offset {
+				fields[n-1].size += f.Type.Size()
+				continue
+			}
+			fields = append(fields, field{f.Offset, f.Type.Size(), nil})
+		}
+		return func(a, b unsafe.Pointer) bool {
+			for _, f := range fields {
+				fa, fb := unsafe.Add(a, f.offset), unsafe.Add(b, f.offset)
+				if f.equal == nil {
+					if !sameBytes(fa, fb, f.size) {
+						return false
+					}
+				} else if !f.equal(fa, fb) {
+					return false
+				}
+			}
+			return true
+		}
+	case reflect.Map:
+		if t == reflect.TypeFor[map[string]string]() {
+			return func(a, b unsafe.Pointer) bool {
+				ma, mb := *(*map[string]string)(a), *(*map[string]string)(b)
+				return (ma == nil) == (mb == nil) && maps.Equal(ma, mb)
+			}
 		}
 		fallthrough
-	case reflect.Array:
-		for i := range a.Len() {
-			if !equalValues(a.Index(i), b.Index(i), depth+1) {
-				return false
-			}
+	case reflect.Interface:
+		return func(a, b unsafe.Pointer) bool {
+			return reflect.DeepEqual(reflect.NewAt(t, a).Elem().Interface(), reflect.NewAt(t, b).Elem().Interface())
 		}
+	}
+	return func(unsafe.Pointer, unsafe.Pointer) bool { return false }
+}
+
+// plainBytes tells whether values of t are compared as bytes: numbers and
+// booleans. Equal bytes encode alike; a float's unequal bytes may not be
+// unequal numbers (0 and -0), but they encode differently too. Structs are
+// not plain: their padding may differ.
+func plainBytes(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
 		return true
-	case reflect.Map:
-		if a.IsNil() != b.IsNil() || a.Len() != b.Len() {
-			return false
-		}
-		if a.UnsafePointer() == b.UnsafePointer() {
-			return true
-		}
-		if a.CanInterface() {
-			if am, ok := a.Interface().(map[string]string); ok {
-				return maps.Equal(am, b.Interface().(map[string]string))
-			}
-		}
-		for it := a.MapRange(); it.Next(); {
-			bv := b.MapIndex(it.Key())
-			if !bv.IsValid() || !equalValues(it.Value(), bv, depth+1) {
-				return false
-			}
-		}
-		return true
-	case reflect.String:
-		return a.String() == b.String()
-	case reflect.Bool:
-		return a.Bool() == b.Bool()
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return a.Int() == b.Int()
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return a.Uint() == b.Uint()
-	case reflect.Float32, reflect.Float64:
-		return a.Float() == b.Float()
 	}
 	return false
 }
 
-// maxEqualDepth is far deeper than a Job goes.
-const maxEqualDepth = 64
+// sliceHeader is the layout of a slice.
+type sliceHeader struct {
+	data     unsafe.Pointer
+	len, cap int
+}
+
+func sameBytes(a, b unsafe.Pointer, n uintptr) bool {
+	return unsafe.String((*byte)(a), n) == unsafe.String((*byte)(b), n)
+}

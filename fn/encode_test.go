@@ -5,8 +5,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
@@ -179,14 +181,59 @@ func TestJobEncoderIsToStruct(t *testing.T) {
 // field each, in turns, through one encoder: each must be encoded as
 // itself, not as a Job of another shape.
 func TestJobEncoderShapes(t *testing.T) {
+	plan := mustPlan(t, testPlanRequest())
+	base := plan.Jobs[0].Job
+	var e jobEncoder
+	for round := range 2 {
+		for name, edit := range jobEdits() {
+			for _, pj := range plan.Jobs {
+				j := pj.Job.DeepCopy()
+				if pj.Job == base || round == 1 {
+					edit(j)
+				}
+				checkEncoding(t, name, &e, j)
+			}
+		}
+	}
+	if len(e.shapes) != maxJobShapes {
+		t.Errorf("the encoder knows %d shapes, want it to stop at %d", len(e.shapes), maxJobShapes)
+	}
+}
+
+// TestEqualJobs checks equalJobs against reflect.DeepEqual on Jobs that
+// differ in one field each, and on the Jobs of the encoder's plans.
+func TestEqualJobs(t *testing.T) {
+	var jobs []*batchv1.Job
+	for _, edit := range jobEdits() {
+		j := mustPlan(t, testPlanRequest()).Jobs[0].Job
+		edit(j)
+		jobs = append(jobs, j)
+	}
+	for _, pc := range encoderPlans(t)[:10] {
+		jobs = append(jobs, mustPlan(t, pc.req).Jobs[0].Job)
+	}
+	equal := equalJobs()
+	for _, a := range jobs {
+		for _, b := range jobs {
+			if got, want := equal(unsafe.Pointer(a), unsafe.Pointer(b)), reflect.DeepEqual(a, b); got != want {
+				t.Fatalf("equalJobs = %v, reflect.DeepEqual = %v for\n%v\n%v", got, want, a, b)
+			}
+		}
+	}
+}
+
+func testPlanRequest() capture.Request {
 	c := clustergen.Generate(3, clustergen.Options{Pods: 4})
-	plan := mustPlan(t, capture.Request{
+	return capture.Request{
 		Capture: capture.PacketCapture{Name: "c", Namespace: "packet-capture", Labels: map[string]string{"app.kubernetes.io/name": "x"},
 			Spec: capture.Spec{JobID: "qwer", TargetNamespace: c.Namespace, TargetDeployment: c.Target.Name, Duration: "30"}},
 		Deployment: c.Target, ReplicaSets: c.ReplicaSets, Pods: c.Pods,
-	})
-	base := plan.Jobs[0].Job
-	edits := map[string]func(j *batchv1.Job){
+	}
+}
+
+// jobEdits change a planned Job in one field each.
+func jobEdits() map[string]func(j *batchv1.Job) {
+	return map[string]func(j *batchv1.Job){
 		"same":                func(*batchv1.Job) {},
 		"nil rules":           func(j *batchv1.Job) { j.Spec.PodFailurePolicy.Rules = nil },
 		"empty rules":         func(j *batchv1.Job) { j.Spec.PodFailurePolicy.Rules = []batchv1.PodFailurePolicyRule{} },
@@ -225,21 +272,13 @@ func TestJobEncoderShapes(t *testing.T) {
 		"uid":           func(j *batchv1.Job) { j.UID = "u" },
 		"suspend false": func(j *batchv1.Job) { j.Spec.Suspend = ptr(false) },
 		"suspend true":  func(j *batchv1.Job) { j.Spec.Suspend = ptr(true) },
-	}
-	var e jobEncoder
-	for round := range 2 {
-		for name, edit := range edits {
-			for _, pj := range plan.Jobs {
-				j := pj.Job.DeepCopy()
-				if pj.Job == base || round == 1 {
-					edit(j)
-				}
-				checkEncoding(t, name, &e, j)
-			}
-		}
-	}
-	if len(e.shapes) != maxJobShapes {
-		t.Errorf("the encoder knows %d shapes, want it to stop at %d", len(e.shapes), maxJobShapes)
+		"backoff 2":     func(j *batchv1.Job) { j.Spec.BackoffLimit = ptr(int32(2)) },
+		"toleration":    func(j *batchv1.Job) { j.Spec.Template.Spec.Tolerations[0].Key = "k" },
+		"volume":        func(j *batchv1.Job) { j.Spec.Template.Spec.Volumes[0].ConfigMap.Name = "other" },
+		"exit codes":    func(j *batchv1.Job) { j.Spec.PodFailurePolicy.Rules[0].OnExitCodes.Values[2] = 5 },
+		"probe":         func(j *batchv1.Job) { j.Spec.Template.Spec.Containers[0].ReadinessProbe = nil },
+		"privileged":    func(j *batchv1.Job) { j.Spec.Template.Spec.Containers[0].SecurityContext.Privileged = ptr(true) },
+		"host network":  func(j *batchv1.Job) { j.Spec.Template.Spec.HostNetwork = true },
 	}
 }
 
