@@ -200,6 +200,11 @@ func Plan(req Request) (*Output, error) {
 
 	p.Status = status(pc, s, req.Deployment != nil, captures, sel.skipped, notCaptured)
 	p.Ready = p.Status.Counts.Targets > 0 && p.Status.Phase == PhaseCompleted
+	// Jobs come in the order the adapter found them (Crossplane's map of
+	// observed resources has none): name them in one order, or the results
+	// change from call to call.
+	slices.Sort(drifted)
+	slices.Sort(misnamed)
 	p.Events = append(summaryEvents(p.Status, s, sel.skipped, notCaptured, drifted, len(kept)), p.Events...)
 	if len(misnamed) > 0 {
 		p.Events = append(p.Events, Event{Severity: SeverityWarning, Reason: "InvalidJobName",
