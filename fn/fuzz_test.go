@@ -173,7 +173,9 @@ func fuzzCheckRunFunction(t *testing.T, fn *Function, req *fnv1.RunFunctionReque
 	for _, name := range composed {
 		meta := rsp.GetDesired().GetResources()[name].GetResource().GetFields()["metadata"].GetStructValue()
 		objName := meta.GetFields()["name"].GetStringValue()
-		if errs := validation.IsDNS1123Label(objName); len(errs) > 0 {
+		// Object names are DNS subdomains; ours also fit in 63 characters,
+		// so that a Job's name is a valid label value of its Pods.
+		if errs := append(validation.IsDNS1123Subdomain(objName), validation.IsValidLabelValue(objName)...); len(errs) > 0 {
 			t.Errorf("%s: name %q: %v", name, objName, errs)
 		}
 		if ns := meta.GetFields()["namespace"].GetStringValue(); len(validation.IsDNS1123Label(ns)) > 0 {
