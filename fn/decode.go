@@ -44,18 +44,22 @@ func decodeReplicaSets(items []*fnv1.Resource, ns string) ([]appsv1.ReplicaSet, 
 // as far as the planner reads them: name, namespace, uid, labels, owner
 // references, deletion timestamp, node, phase and IP.
 func decodePods(items []*fnv1.Resource, ns string) ([]corev1.Pod, error) {
-	out := make([]corev1.Pod, 0, len(items))
+	out := make([]corev1.Pod, len(items))
+	n := 0
 	for _, it := range items {
-		var p corev1.Pod
-		ok, err := decodePod(it.GetResource(), &p, ns)
+		// Decoded in place: a Pod is a kilobyte to copy.
+		p := &out[n]
+		ok, err := decodePod(it.GetResource(), p, ns)
 		if err != nil {
 			return nil, errors.Wrapf(err, "cannot read Pod %s/%s", ns, p.Name)
 		}
 		if ok {
-			out = append(out, p)
+			n++
+		} else {
+			*p = corev1.Pod{}
 		}
 	}
-	return out, nil
+	return out[:n], nil
 }
 
 func decodePod(s *structpb.Struct, p *corev1.Pod, ns string) (bool, error) {
@@ -150,10 +154,11 @@ func decodeOwnerReferences(meta *structpb.Struct) ([]metav1.OwnerReference, erro
 			return nil, err
 		}
 		o.UID = types.UID(uid)
-		if o.Controller, err = boolPtrField(ref, "controller", p+".controller"); err != nil {
+		bools := new([2]bool)
+		if o.Controller, err = boolPtrField(ref, "controller", p+".controller", &bools[0]); err != nil {
 			return nil, err
 		}
-		if o.BlockOwnerDeletion, err = boolPtrField(ref, "blockOwnerDeletion", p+".blockOwnerDeletion"); err != nil {
+		if o.BlockOwnerDeletion, err = boolPtrField(ref, "blockOwnerDeletion", p+".blockOwnerDeletion", &bools[1]); err != nil {
 			return nil, err
 		}
 	}
@@ -174,13 +179,14 @@ func stringField(s *structpb.Struct, key, path string) (string, error) {
 	return "", typeError(path, "string", s.GetFields()[key])
 }
 
-func boolPtrField(s *structpb.Struct, key, path string) (*bool, error) {
+// boolPtrField reads a boolean into *into and points to it.
+func boolPtrField(s *structpb.Struct, key, path string, into *bool) (*bool, error) {
 	switch v := s.GetFields()[key].GetKind().(type) {
 	case nil, *structpb.Value_NullValue:
 		return nil, nil
 	case *structpb.Value_BoolValue:
-		b := v.BoolValue
-		return &b, nil
+		*into = v.BoolValue
+		return into, nil
 	}
 	return nil, typeError(path, "boolean", s.GetFields()[key])
 }

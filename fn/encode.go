@@ -308,8 +308,11 @@ type equalBuilder struct {
 // of returns the comparison of values of type t.
 func (eb *equalBuilder) of(t reflect.Type) equalFunc {
 	if f, ok := eb.funcs[t]; ok {
-		// Built, or being built (a type that contains itself): call it
-		// through the pointer, set by the time a comparison runs.
+		if *f != nil {
+			return *f
+		}
+		// Being built: a type that contains itself. Call it through the
+		// pointer, set by the time a comparison runs.
 		return func(a, b unsafe.Pointer) bool { return (*f)(a, b) }
 	}
 	f := new(equalFunc)
