@@ -376,9 +376,48 @@ func (h *harness) waitObject(resource, ns, name string, timeout time.Duration, c
 		}
 		last = u
 		ok, state := check(u)
-		return ok, state + " | conditions: " + conditionsSummary(u), nil
+		if ok {
+			return true, "", nil
+		}
+		state += " | conditions: " + conditionsSummary(u)
+		if s, _, _ := condition(u, "Synced"); s == "False" {
+			// Why: Crossplane records what the API server said as events.
+			warnings, err := h.warnings(ns, name)
+			if err != nil {
+				return false, "", err
+			}
+			for _, w := range warnings {
+				if strings.Contains(w, " is invalid: ") {
+					return false, "", fmt.Errorf("the API server rejected a composed resource: %s", w)
+				}
+			}
+			if len(warnings) > 0 {
+				state += " | warning events: " + strings.Join(warnings, "; ")
+			}
+		}
+		return false, state, nil
 	})
 	return last, err
+}
+
+// warnings returns the distinct Warning events of an object, newest last.
+func (h *harness) warnings(ns, name string) ([]string, error) {
+	args := []string{"get", "events", "--field-selector", "type=Warning,involvedObject.name=" + name,
+		"--sort-by=.lastTimestamp", "-o", "custom-columns=REASON:.reason,MESSAGE:.message", "--no-headers"}
+	if ns != "" {
+		args = append(args, "-n", ns)
+	}
+	out, err := h.k.run("", args...)
+	if err != nil {
+		return nil, err
+	}
+	var ws []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !slices.Contains(ws, l) {
+			ws = append(ws, l)
+		}
+	}
+	return ws, nil
 }
 
 // composed lists the ConfigMaps and Jobs of the XR namespace.
