@@ -54,7 +54,7 @@ func NewFunction(log logging.Logger) *Function {
 }
 
 // RunFunction plans the capture Jobs of a PacketCapture.
-func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) (*fnv1.RunFunctionResponse, error) {
+func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest) (*fnv1.RunFunctionResponse, error) {
 	rsp := response.To(req, response.DefaultTTL)
 
 	in, err := capture.DecodeInput(req.GetInput().AsMap())
@@ -96,6 +96,7 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 		response.Fatal(rsp, err)
 		return rsp, nil
 	}
+	releaseDecoded(ctx, req)
 	targets.Capture, targets.Settings, targets.Jobs = pc, in, jobs
 
 	plan, err := capture.Plan(targets)
