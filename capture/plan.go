@@ -383,7 +383,7 @@ func summaryEvents(st Status, s settings, skipped, notCaptured []PodStatus, drif
 			names[i] = p.Pod
 		}
 		events = append(events, Event{Severity: SeverityNormal, Reason: "NewPodsNotCaptured",
-			Message: nameList("Pod", names) + " appeared after the capture started and are not captured; set spec.followNewPods: true to capture new Pods"})
+			Message: nameList("Pod", names) + " appeared after the capture started and " + isAre(len(names)) + " not captured; set spec.followNewPods: true to capture new Pods"})
 	}
 	if len(drifted) > 0 {
 		events = append(events, Event{Severity: SeverityWarning, Reason: "SpecChangedDuringCapture",
@@ -421,6 +421,13 @@ func nameList(kind string, names []string) string {
 		return kind + "s " + strings.Join(names, ", ")
 	}
 	return fmt.Sprintf("%ss %s and %d more", kind, strings.Join(names[:shown], ", "), len(names)-shown)
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
 }
 
 func plural(n int, noun string) string {

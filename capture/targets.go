@@ -109,7 +109,7 @@ func selectTargets(spec Spec, d *appsv1.Deployment, rss []appsv1.ReplicaSet, pod
 	}
 	if len(duplicates) > 0 {
 		sel.events = append(sel.events, Event{Severity: SeverityWarning, Reason: "DuplicatePods",
-			Message: fmt.Sprintf("%s listed more than once; the first by uid is used", nameList("Pod", duplicates))})
+			Message: fmt.Sprintf("%s %s listed more than once; the first by uid is used", nameList("Pod", duplicates), isAre(len(duplicates)))})
 	}
 	return sel
 }
