@@ -33,7 +33,7 @@ render: ## Render the example PacketCapture (example/xr.yaml) into its ConfigMap
 	hack/render.sh example/xr.yaml example/composition.yaml example/functions.yaml example/required-resources.yaml -r
 
 render-legacy: ## Render the legacy claim variant (example/legacy).
-	hack/render.sh example/legacy/xr.yaml example/legacy/composition.yaml example/functions.yaml example/required-resources.yaml -r
+	hack/render.sh example/legacy/xr.yaml example/legacy/composition.yaml example/functions.yaml example/required-resources.yaml,example/legacy/claim.yaml -r
 
 kpt: ## Generate the capture Jobs of the example kpt package (example/kpt) with kpt fn render: KRM function mode.
 	OUTPUT=$(OUTPUT) hack/kpt.sh

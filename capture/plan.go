@@ -115,6 +115,23 @@ func Plan(req Request) (*Output, error) {
 		}
 		phase, detail := jobPhase(observed)
 		t, ok := targetOfJob(observed)
+		if observed.DeletionTimestamp != nil {
+			// A Job being deleted (its TTL, garbage collection, by hand) is
+			// not planned again: Crossplane would create it anew once it is
+			// gone, and a finished capture would run twice. Its outcome
+			// goes to the ledger.
+			if ok && JobName(t.Name, s.jobID) == observed.Name {
+				switch phase {
+				case PodRetrievable:
+					phase, detail = PodSucceeded, ""
+				case PodSucceeded, PodFailed:
+				default:
+					phase, detail = PodGone, "its Job was deleted before the capture finished"
+				}
+				byPod[t.Name] = &capture{target: t, job: observed.Name, phase: phase, detail: detail}
+			}
+			continue
+		}
 		if !ok || JobName(t.Name, s.jobID) != observed.Name {
 			// Not of this jobId (or not recognisable): keep it untouched.
 			kept = append(kept, PlannedJob{Job: keptJob(observed), Ready: phase.done()})

@@ -297,6 +297,23 @@ func TestPlan(t *testing.T) {
 				Reasons: []string{"Capturing"},
 			},
 		},
+		"FinishedJobBeingDeleted": {
+			reason: "A Job being deleted (its TTL uses foreground deletion) is not planned again, or Crossplane would create it anew: its outcome goes to the ledger.",
+			req: func(t *testing.T) Request {
+				r := testRequest()
+				r.Jobs = observedJobs(t, r, map[int][]batchv1.JobConditionType{0: {batchv1.JobComplete}})
+				now := metav1.Unix(1700000000, 0)
+				r.Jobs[0].DeletionTimestamp = &now
+				r.Jobs[1].DeletionTimestamp = &now
+				return r
+			},
+			want: summary{
+				Jobs: []string{jobC}, Phase: PhaseCapturing,
+				Counts:  Counts{Targets: 3, Nodes: 2, Active: 1, Succeeded: 1, Gone: 1},
+				Ledger:  Ledger{JobID: testJobID, Started: []string{podC}, Succeeded: []string{podA}, Gone: []string{podB}},
+				Reasons: []string{"Capturing"},
+			},
+		},
 		"RequestedButNeverCreated": {
 			reason: "A Job asked for but not created (Crossplane failed to apply it) is asked for again while its Pod runs.",
 			req: func(t *testing.T) Request {

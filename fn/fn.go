@@ -5,6 +5,7 @@ package fn
 
 import (
 	"context"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -26,6 +27,7 @@ const (
 	RequirementDeployment  = "target-deployment"
 	RequirementReplicaSets = "target-replicasets"
 	RequirementPods        = "target-pods"
+	RequirementClaim       = "claim"
 )
 
 // Names of the composed resources, as Crossplane tracks them.
@@ -85,6 +87,30 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 	if err != nil {
 		response.Fatal(rsp, err)
 		return rsp, nil
+	}
+	// Crossplane does not copy a claim's *.kubernetes.io labels to its XR
+	// (claim/syncer_ssa.go, withoutReservedK8sEntries): ask for the claim
+	// and take its app.kubernetes.io labels from there.
+	if ref, ok, _ := unstructured.NestedStringMap(oxr.Resource.Object, "spec", "claimRef"); ok && ref["name"] != "" {
+		ns := ref["namespace"]
+		rsp.Requirements.Resources[RequirementClaim] = &fnv1.ResourceSelector{ApiVersion: ref["apiVersion"], Kind: ref["kind"], Namespace: &ns,
+			Match: &fnv1.ResourceSelector_MatchName{MatchName: ref["name"]}}
+		claims, found, err := request.GetRequiredResource(req, RequirementClaim)
+		if err != nil {
+			response.Fatal(rsp, errors.Wrap(err, "cannot read the required claim"))
+			return rsp, nil
+		}
+		complete = complete && found
+		for _, c := range claims {
+			for k, v := range c.Resource.GetLabels() {
+				if strings.HasPrefix(k, "app.kubernetes.io/") {
+					if pc.Labels == nil {
+						pc.Labels = map[string]string{}
+					}
+					pc.Labels[k] = v
+				}
+			}
+		}
 	}
 	if !complete {
 		// Crossplane calls again with what was asked for.

@@ -311,16 +311,31 @@ func TestRunFunctionLegacyClaim(t *testing.T) {
 		"spec": {"jobId": "qwer", "targetNamespace": "shop", "targetDeployment": "web", "duration": "30",
 			"claimRef": {"apiVersion": "monitoring.openshift.tpg/v1alpha1", "kind": "PacketCapture", "name": "capture-web", "namespace": "team-a"}}
 	}`
-	got, err := NewFunction(logging.NewNopLogger()).RunFunction(context.Background(), complete(legacy, podJSON("web-5d4f8-aaaaa", "node-a")))
+	req := complete(legacy, podJSON("web-5d4f8-aaaaa", "node-a"))
+	// Crossplane does not copy a claim's app.kubernetes.io labels to its XR:
+	// the function asks for the claim and takes them from there.
+	req.RequiredResources[RequirementClaim] = resources(`{
+		"apiVersion": "monitoring.openshift.tpg/v1alpha1", "kind": "PacketCapture",
+		"metadata": {"name": "capture-web", "namespace": "team-a", "labels": {"app.kubernetes.io/instance": "capture-web-instance", "team": "a"}}
+	}`)
+	got, err := NewFunction(logging.NewNopLogger()).RunFunction(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := deploymentRequirement("team-a", "capture-web"); got.GetRequirements().GetResources()[RequirementClaim].GetMatchName() != want.GetMatchName() {
+		t.Errorf("requirements %v do not ask for the claim", got.GetRequirements())
 	}
 	if len(got.GetDesired().GetResources()) != 2 {
 		t.Fatalf("got %v, want a ConfigMap and a Job", got.GetResults())
 	}
 	for name, r := range got.GetDesired().GetResources() {
-		if ns := r.GetResource().GetFields()["metadata"].GetStructValue().GetFields()["namespace"].GetStringValue(); ns != "team-a" {
+		meta := r.GetResource().GetFields()["metadata"].GetStructValue().GetFields()
+		if ns := meta["namespace"].GetStringValue(); ns != "team-a" {
 			t.Errorf("%s in namespace %q, want the claim's namespace team-a", name, ns)
+		}
+		labels := meta["labels"].GetStructValue().AsMap()
+		if labels["app.kubernetes.io/instance"] != "capture-web-instance" || labels["team"] != nil {
+			t.Errorf("%s labels %v, want the claim's app.kubernetes.io labels only", name, labels)
 		}
 	}
 }

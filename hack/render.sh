@@ -4,7 +4,7 @@
 # --insecure on a free loopback port, renders, and stops it. The required
 # resources may be a YAML stream or what `kubectl get deploy,rs,pod -o yaml`
 # prints (a v1 List): Lists are expanded first, since render does not.
-#   hack/render.sh XR COMPOSITION FUNCTIONS REQUIRED_RESOURCES [render flags...]
+#   hack/render.sh XR COMPOSITION FUNCTIONS REQUIRED_RESOURCES[,MORE...] [render flags...]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 [ $# -ge 4 ] || { echo "usage: $0 XR COMPOSITION FUNCTIONS REQUIRED_RESOURCES [render flags...]" >&2; exit 2; }
@@ -21,7 +21,8 @@ cleanup() {
 }
 trap cleanup EXIT
 (cd "$root" && CGO_ENABLED=0 go build -o "$work/function" . && go build -o "$work/liststream" ./hack/liststream)
-"$work/liststream" <"$required" >"$work/required.yaml"
+IFS=, read -r -a files <<<"$required"
+for f in "${files[@]}"; do cat "$f"; printf '\n---\n'; done | "$work/liststream" >"$work/required.yaml"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 9443)
 "$work/function" --insecure --address "127.0.0.1:$port" >"$work/function.log" 2>&1 &

@@ -197,7 +197,18 @@ func TestRenderExample(t *testing.T) {
 func TestRenderLegacyClaim(t *testing.T) {
 	addr := serve(t)
 	ex := filepath.Join(root(t), "example")
-	objs := render(t, addr, filepath.Join(ex, "legacy", "xr.yaml"), filepath.Join(ex, "legacy", "composition.yaml"), filepath.Join(ex, "required-resources.yaml"))
+	// The claim is among the required resources, as Crossplane would fetch it.
+	var required []byte
+	for _, f := range []string{filepath.Join(ex, "required-resources.yaml"), filepath.Join(ex, "legacy", "claim.yaml")} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		required = append(append(required, b...), "\n---\n"...)
+	}
+	requiredPath := filepath.Join(t.TempDir(), "required.yaml")
+	writeFile(t, requiredPath, required)
+	objs := render(t, addr, filepath.Join(ex, "legacy", "xr.yaml"), filepath.Join(ex, "legacy", "composition.yaml"), requiredPath)
 	jobs := ofKind(objs, "Job")
 	if len(jobs) != 3 {
 		t.Fatalf("got %d Jobs, want 3", len(jobs))
@@ -205,6 +216,10 @@ func TestRenderLegacyClaim(t *testing.T) {
 	for _, o := range append(jobs, ofKind(objs, "ConfigMap")...) {
 		if o.GetNamespace() != "packet-capture" {
 			t.Errorf("%s %s in namespace %q, want the claim's namespace packet-capture", o.GetKind(), o.GetName(), o.GetNamespace())
+		}
+		// The XR lacks the claim's app.kubernetes.io labels; they come from the claim.
+		if got := o.GetLabels()["app.kubernetes.io/instance"]; got != "packet-capture-openshift-gitops-openshift-gitops-server" {
+			t.Errorf("%s %s: app.kubernetes.io/instance=%q, want the claim's", o.GetKind(), o.GetName(), got)
 		}
 	}
 }
