@@ -3,9 +3,7 @@ package krm
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,9 +45,6 @@ func FuzzRun(f *testing.F) {
 		}
 	})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if knownKRMCrash(data) {
-			return
-		}
 		fuzzCheckKRM(t, data)
 	})
 }
@@ -180,32 +175,6 @@ func fuzzCheckKRM(t *testing.T, in []byte) []*yaml.RNode {
 	return items
 }
 
-// knownKRMCrash tells whether in holds YAML whose aliases the adapter is
-// known to expand without bound (a self-referential anchor overflows the
-// stack, an alias bomb takes exponential time). yaml.v3's own decoder
-// refuses both; docs/hardening.md has the repro. It keeps the fuzzer looking
-// for new problems instead of finding that one again.
-func knownKRMCrash(in []byte) bool {
-	if !bytes.ContainsAny(in, "*") {
-		return false
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(in))
-	for {
-		var v any
-		err := dec.Decode(&v)
-		switch {
-		case errors.Is(err, io.EOF):
-			return false
-		case err != nil && (strings.Contains(err.Error(), "contains itself") || strings.Contains(err.Error(), "excessive aliasing")):
-			return true
-		case err != nil:
-			return false
-		}
-		if fuzzAliasHeavy(v) {
-			return true
-		}
-	}
-}
 
 // fuzzAliasHeavy tells whether a decoded document is much bigger than any real
 // ResourceList (a bomb within yaml.v3's ratio limits still expands a lot).

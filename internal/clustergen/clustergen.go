@@ -47,6 +47,9 @@ const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
 type gen struct {
 	rng  *rand.Rand
 	uids int
+	// names already given to Pods: the API server never hands out a name
+	// twice in a namespace, so neither does the generator.
+	names map[string]bool
 }
 
 func (g *gen) uid() types.UID {
@@ -80,7 +83,7 @@ func (g *gen) suffix(n int) string {
 
 // Generate makes a cluster from seed.
 func Generate(seed uint64, o Options) *Cluster {
-	g := &gen{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	g := &gen{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), names: map[string]bool{}}
 	c := &Cluster{Namespace: g.dnsLabel(1 + g.rng.IntN(63))}
 
 	// Deployment names are DNS subdomains up to 253, but their Pods' names
@@ -255,10 +258,15 @@ func (g *gen) pod(rs appsv1.ReplicaSet, hash, node string) corev1.Pod {
 	}
 	labels["pod-template-hash"] = hash
 	ip := fmt.Sprintf("10.%d.%d.%d", 128+g.rng.IntN(4), g.rng.IntN(256), 1+g.rng.IntN(254))
+	name := generatedName(rs.Name+"-") + g.suffix(5)
+	for g.names[name] {
+		name = generatedName(rs.Name+"-") + g.suffix(5)
+	}
+	g.names[name] = true
 	return corev1.Pod{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{
-			Name: generatedName(rs.Name+"-") + g.suffix(5), GenerateName: rs.Name + "-", Namespace: rs.Namespace, UID: g.uid(), Labels: labels,
+			Name: name, GenerateName: rs.Name + "-", Namespace: rs.Namespace, UID: g.uid(), Labels: labels,
 			CreationTimestamp: metav1.Unix(1760000100, 0),
 			Annotations:       map[string]string{"kubectl.kubernetes.io/restartedAt": "2026-11-01T10:00:00Z"},
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID,
