@@ -27,6 +27,7 @@ type CLI struct {
 	TLSCertsDir        string `env:"TLS_SERVER_CERTS_DIR" help:"Directory containing server certs (tls.key, tls.crt) and the CA used to verify client certificates (ca.crt)."`
 	Insecure           bool   `help:"Run without mTLS credentials. For local development only (crossplane render)."`
 	MaxRecvMessageSize int    `default:"67108864" help:"Largest request, in bytes, the function accepts."`
+	MetricsAddress     string `default:":8080" help:"Address of the Prometheus metrics endpoint; empty turns it off."`
 
 	Mode string `default:"auto" enum:"auto,grpc,krm" env:"FUNCTION_MODE" help:"grpc serves Crossplane; krm reads one ResourceList on stdin and writes the result on stdout (kpt, kustomize); auto picks krm when stdin is a pipe or a file and no gRPC flag (--insecure, --tls-certs-dir) is set."`
 }
@@ -47,7 +48,8 @@ func (c *CLI) Run() error {
 		function.Listen(c.Network, c.Address),
 		function.MTLSCertificates(c.TLSCertsDir),
 		function.Insecure(c.Insecure),
-		function.MaxRecvMessageSize(c.MaxRecvMessageSize))
+		function.MaxRecvMessageSize(c.MaxRecvMessageSize),
+		function.WithMetricsServer(c.MetricsAddress))
 }
 
 // stdinIsInput tells whether stdin carries data, as when kpt pipes a

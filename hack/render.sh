@@ -25,7 +25,7 @@ IFS=, read -r -a files <<<"$required"
 for f in "${files[@]}"; do cat "$f"; printf '\n---\n'; done | "$work/liststream" >"$work/required.yaml"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 9443)
-"$work/function" --insecure --address "127.0.0.1:$port" >"$work/function.log" 2>&1 &
+"$work/function" --insecure --address "127.0.0.1:$port" --metrics-address "" >"$work/function.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
