@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -256,4 +259,62 @@ func BenchmarkLinear(b *testing.B) {
 	}
 	b.ReportMetric(perPod(float64(costs[0].cpu), float64(costs[1].cpu)), "cpu/pod-5k/1k")
 	b.ReportMetric(perPod(float64(costs[0].alloc), float64(costs[1].alloc)), "B/pod-5k/1k")
+}
+
+// BenchmarkPeakHeap measures the most heap one call holds at once, with the
+// garbage collector made to run often and the heap sampled every 100 µs:
+// the decoded request, the Pods, the plan and the response. peak-B/req-B is
+// that over the request's size on the wire, for the call and for the echo,
+// which holds the decoded request too; x-echo is the first over the second.
+func BenchmarkPeakHeap(b *testing.B) {
+	f := NewFunction(logging.NewNopLogger())
+	const n = 1000
+	req := benchRequest(b, n)
+	wire, err := proto.Marshal(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rsp, err := f.RunFunction(context.Background(), req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var run, echo uint64
+	for b.Loop() {
+		echo = max(echo, peakHeap(func() { echoWire(b, wire, rsp) }))
+		run = max(run, peakHeap(func() { runWire(b, f, wire) }))
+	}
+	b.ReportMetric(float64(run)/float64(len(wire)), "peak-B/req-B")
+	b.ReportMetric(float64(echo)/float64(len(wire)), "echo-peak-B/req-B")
+	b.ReportMetric(float64(run)/float64(echo), "x-echo")
+}
+
+// peakHeap is the most heap in use while f runs, over the heap before.
+func peakHeap(f func()) uint64 {
+	runtime.GC()
+	defer debug.SetGCPercent(debug.SetGCPercent(5))
+	heap := func() uint64 {
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	before := heap()
+	var peak atomic.Uint64
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			if h := heap(); h > peak.Load() {
+				peak.Store(h)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(100 * time.Microsecond):
+			}
+		}
+	}()
+	f()
+	close(done)
+	<-stopped
+	return peak.Load() - min(before, peak.Load())
 }
