@@ -103,7 +103,8 @@ func Plan(req Request) (*Output, error) {
 	var kept []PlannedJob
 	var drifted []string
 
-	// Every Job that exists stays planned.
+	// Every Job that exists stays planned until its capture has finished
+	// and its outcome is recorded.
 	var misnamed []string
 	for i := range req.Jobs {
 		observed := &req.Jobs[i]
@@ -132,9 +133,23 @@ func Plan(req Request) (*Output, error) {
 			}
 			continue
 		}
+		finished := phase == PodSucceeded || phase == PodFailed
 		if !ok || JobName(t.Name, s.jobID) != observed.Name {
-			// Not of this jobId (or not recognisable): keep it untouched.
-			kept = append(kept, PlannedJob{Job: keptJob(observed), Ready: phase.done()})
+			// Not of this jobId (or not recognisable): keep it untouched
+			// while it runs; once finished it is released (see below).
+			if !finished {
+				kept = append(kept, PlannedJob{Job: keptJob(observed), Ready: phase.done()})
+			}
+			continue
+		}
+		if finished {
+			// Released: its outcome goes to the ledger and it is planned no
+			// more, so Crossplane removes it. Planning a finished Job would
+			// race its ttlSecondsAfterFinished: an apply after the TTL
+			// controller deleted it creates it anew, and the capture runs
+			// twice. Its files outlive it (the Pod output's retention window
+			// ended before the Job finished).
+			byPod[t.Name] = &capture{target: t, job: observed.Name, phase: phase, detail: detail}
 			continue
 		}
 		planned := newJob(t)

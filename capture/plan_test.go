@@ -240,14 +240,14 @@ func TestPlan(t *testing.T) {
 			},
 		},
 		"SomeDone": {
-			reason: "A completed Job is ready; a failed one is not.",
+			reason: "A Job whose files wait in its Pod is ready; a finished one is released.",
 			req: func(t *testing.T) Request {
 				r := testRequest()
 				r.Jobs = observedJobs(t, r, map[int][]batchv1.JobConditionType{0: {batchv1.JobComplete}, 1: {batchv1.JobFailed}})
 				return r
 			},
 			want: summary{
-				Jobs: []string{jobA + " (ready)", jobB, jobC}, Phase: PhaseCapturing,
+				Jobs: []string{jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 1, Succeeded: 1, Failed: 1},
 				Ledger:  Ledger{JobID: testJobID, Started: []string{podC}, Succeeded: []string{podA}, Failed: []string{podB}},
 				Reasons: []string{"Capturing"},
@@ -262,10 +262,25 @@ func TestPlan(t *testing.T) {
 				return r
 			},
 			want: summary{
-				Jobs: []string{jobA + " (ready)", jobB + " (ready)", jobC + " (ready)"}, Ready: true, Phase: PhaseCompleted,
+				Ready: true, Phase: PhaseCompleted,
 				Counts:  Counts{Targets: 3, Nodes: 2, Succeeded: 3},
 				Ledger:  Ledger{JobID: testJobID, Succeeded: []string{podA, podB, podC}},
 				Reasons: []string{"Completed"},
+			},
+		},
+		"FinishedJobsReleased": {
+			reason: "A finished capture's outcome is recorded and its Job planned no more (Crossplane removes it), so no apply can race the TTL and create it anew.",
+			req: func(t *testing.T) Request {
+				r := testRequest()
+				done := []batchv1.JobConditionType{batchv1.JobComplete}
+				r.Jobs = observedJobs(t, r, map[int][]batchv1.JobConditionType{0: done, 1: {batchv1.JobFailed}})
+				return r
+			},
+			want: summary{
+				Jobs: []string{jobC}, Phase: PhaseCapturing,
+				Counts:  Counts{Targets: 3, Nodes: 2, Active: 1, Succeeded: 1, Failed: 1},
+				Ledger:  Ledger{JobID: testJobID, Started: []string{podC}, Succeeded: []string{podA}, Failed: []string{podB}},
+				Reasons: []string{"Capturing"},
 			},
 		},
 		"FinishedJobsExpired": {
@@ -498,15 +513,20 @@ func TestPlanJobsStayIdentical(t *testing.T) {
 	r.Deployment, r.Pods = nil, nil
 	r.Capture.Status = second.Status
 	third := planned(t, r)
-	for _, later := range []*Output{second, third} {
-		if len(later.Jobs) != len(first.Jobs) {
-			t.Fatalf("got %d Jobs, want %d", len(later.Jobs), len(first.Jobs))
+	firstByName := map[string]string{}
+	for _, j := range first.Jobs {
+		b, _ := json.Marshal(j.Job)
+		firstByName[j.Job.Name] = string(b)
+	}
+	// A finished capture's Job is released; the two still running stay.
+	for i, later := range []*Output{second, third} {
+		if want := 2; len(later.Jobs) != want {
+			t.Fatalf("plan %d: got %d Jobs, want %d", i+2, len(later.Jobs), want)
 		}
-		for i := range first.Jobs {
-			a, _ := json.Marshal(first.Jobs[i].Job)
-			b, _ := json.Marshal(later.Jobs[i].Job)
-			if string(a) != string(b) {
-				t.Errorf("Job %s changed:\n%s", first.Jobs[i].Job.Name, cmp.Diff(string(a), string(b)))
+		for _, j := range later.Jobs {
+			b, _ := json.Marshal(j.Job)
+			if string(b) != firstByName[j.Job.Name] {
+				t.Errorf("Job %s changed:\n%s", j.Job.Name, cmp.Diff(firstByName[j.Job.Name], string(b)))
 			}
 		}
 	}

@@ -290,9 +290,10 @@ func TestRunFunctionReconcileLoop(t *testing.T) {
 	done["status"] = map[string]any{"conditions": []any{map[string]any{"type": "Complete", "status": "True"}}}
 	observed["job-web-5d4f8-aaaaa-qwer"] = &fnv1.Resource{Resource: mustStruct(t, done)}
 	rsp := run()
-	if got := rsp.GetDesired().GetResources()["job-web-5d4f8-aaaaa-qwer"].GetReady(); got != fnv1.Ready_READY_TRUE {
-		t.Errorf("completed Job ready = %v, want READY_TRUE", got)
+	if _, ok := rsp.GetDesired().GetResources()["job-web-5d4f8-aaaaa-qwer"]; ok {
+		t.Errorf("a completed Job stays desired: an apply racing its TTL would create it anew")
 	}
+	// Crossplane removes it; it must not come back.
 	delete(observed, "job-web-5d4f8-aaaaa-qwer")
 	rsp = run()
 	if _, ok := rsp.GetDesired().GetResources()["job-web-5d4f8-aaaaa-qwer"]; ok {

@@ -78,7 +78,7 @@ type churnStats struct {
 	podsCreated, podsDeleted, podsRescheduled, rollouts            int
 	deploymentDeletes, deploymentRecreates, jobIDChanges           int
 	statusWriteFailures, keptAfterJobIDChange, neverCreatedRetried int
-	removedBeforeRecorded                                          int
+	removedBeforeRecorded, released                                int
 }
 
 func (s *churnStats) add(o churnStats) {
@@ -492,11 +492,18 @@ func (s *churn) reconcile() {
 	}
 
 	desired := rsp.GetDesired().GetResources()
-	// Every Job Crossplane observes is still desired, and asks to change
-	// nothing of the live Job.
+	ledger, _ := rsp.GetDesired().GetComposite().GetResource().AsMap()["status"].(map[string]any)["ledger"].(map[string]any)
+	// Every running Job Crossplane observes is still desired, and asks to
+	// change nothing of the live Job. A finished one may be released, once
+	// its outcome is in the ledger the same response writes.
 	for name, j := range s.jobs {
 		s.stats.invariantChecks++
 		d, ok := desired[name]
+		if !ok && (j.phase == "Succeeded" || j.phase == "Failed") && j.pod != "" &&
+			slices.Contains(anyStrings(ledger[strings.ToLower(j.phase)]), j.pod) {
+			s.stats.released++
+			continue
+		}
 		if !ok {
 			t.Errorf("reconcile %d: observed Job %s (%s) is no longer desired: Crossplane would delete it and its capture", s.stats.reconciles, name, j.phase)
 			continue
@@ -538,7 +545,7 @@ func (s *churn) reconcile() {
 	for name := range s.jobs {
 		if _, ok := desired[name]; !ok {
 			delete(s.jobs, name)
-			s.removed[name] = "deleted by Crossplane"
+			s.removed[name] = "released by the function and deleted by Crossplane"
 		}
 	}
 	for name, d := range desired {
@@ -655,3 +662,14 @@ func subsetOf(desired, live any, path string) (string, bool) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+func anyStrings(v any) []string {
+	l, _ := v.([]any)
+	out := make([]string, 0, len(l))
+	for _, e := range l {
+		if str, ok := e.(string); ok {
+			out = append(out, str)
+		}
+	}
+	return out
+}
