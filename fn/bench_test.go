@@ -3,6 +3,7 @@ package fn
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -75,6 +76,16 @@ func benchRequest(tb testing.TB, n int) *fnv1.RunFunctionRequest {
 
 var benchSizes = []int{10, 100, 1000, 5000}
 
+// benchFunction is the function without its refusal of responses larger than
+// Crossplane accepts (MaxResponseBytes): at 5,000 Pods the response is
+// larger, and RunFunction would answer with a Fatal result (docs/scale.md).
+// The benchmarks measure what the whole call would cost and weigh.
+func benchFunction() *Function {
+	f := NewFunction(logging.NewNopLogger())
+	f.maxResponseBytes = math.MaxInt
+	return f
+}
+
 // BenchmarkRunFunction is one gRPC call as the server sees it: decode the
 // request, run the function, encode the response. Besides time and
 // allocations it reports the request and response sizes, the response bytes
@@ -82,7 +93,7 @@ var benchSizes = []int{10, 100, 1000, 5000}
 // docs/scale.md) and the time per Pod, which stays flat when the cost is
 // linear in Pods.
 func BenchmarkRunFunction(b *testing.B) {
-	f := NewFunction(logging.NewNopLogger())
+	f := benchFunction()
 	for _, n := range benchSizes {
 		wire, err := proto.Marshal(benchRequest(b, n))
 		if err != nil {
@@ -150,7 +161,7 @@ func echoWire(tb testing.TB, wire []byte, rsp *fnv1.RunFunctionResponse) {
 // same request and encode an equal response, with no work in between. The
 // ratio BenchmarkRunFunction/BenchmarkEcho is this function's own cost.
 func BenchmarkEcho(b *testing.B) {
-	f := NewFunction(logging.NewNopLogger())
+	f := benchFunction()
 	for _, n := range benchSizes {
 		req := benchRequest(b, n)
 		wire, err := proto.Marshal(req)
@@ -209,7 +220,7 @@ func cpuTime() time.Duration {
 //     byte of request (target ≤ 3);
 //   - own-cpu-ns/pod: the function's own CPU time per Pod, flat when linear.
 func BenchmarkOverEcho(b *testing.B) {
-	f := NewFunction(logging.NewNopLogger())
+	f := benchFunction()
 	for _, n := range benchSizes {
 		req := benchRequest(b, n)
 		wire, err := proto.Marshal(req)
@@ -238,7 +249,7 @@ func BenchmarkOverEcho(b *testing.B) {
 // reports the CPU time and the allocated bytes per Pod at 5,000 over those
 // at 1,000: 1.0 is linear in Pods, more is worse.
 func BenchmarkLinear(b *testing.B) {
-	f := NewFunction(logging.NewNopLogger())
+	f := benchFunction()
 	sizes := [2]int{1000, 5000}
 	var wires [2][]byte
 	for i, n := range sizes {

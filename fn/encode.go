@@ -4,15 +4,20 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"unsafe"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/crossplane/function-sdk-go/errors"
+	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
 )
 
 // toStruct encodes a typed object as the protobuf Struct Crossplane expects,
@@ -27,6 +32,42 @@ func toStruct(o runtime.Object) (*structpb.Struct, error) {
 	unstructured.RemoveNestedField(m, "spec", "template", "metadata", "creationTimestamp")
 	unstructured.RemoveNestedField(m, "status")
 	return structpb.NewStruct(m)
+}
+
+// MaxResponseBytes is the largest response Crossplane accepts from a
+// function. Its gRPC client (and crossplane render's) sets no receive limit of
+// its own, so gRPC's default of 4 MiB applies; a larger response fails the
+// call with ResourceExhausted. See docs/scale.md.
+const MaxResponseBytes = 4 << 20
+
+// checkResponseSize refuses a response of more than limit bytes, with the
+// arithmetic: how large it is and about how many Pods would fit. Measuring a
+// response walks all of it, so it is measured only when its Jobs, at the
+// first Job's size, come near the limit.
+func checkResponseSize(rsp *fnv1.RunFunctionResponse, jobs, limit int) error {
+	if jobs == 0 {
+		return nil
+	}
+	var one int
+	for name, r := range rsp.GetDesired().GetResources() {
+		if strings.HasPrefix(name, jobResourcePrefix) {
+			one = proto.Size(&fnv1.State{Resources: map[string]*fnv1.Resource{name: r}})
+			break
+		}
+	}
+	if one*jobs < limit/4*3 {
+		return nil
+	}
+	size := proto.Size(rsp)
+	if size <= limit {
+		return nil
+	}
+	perJob := size / jobs
+	return errors.Errorf("the response would be %d bytes (%d capture Jobs, about %d bytes each with the status, labels and names of this capture), "+
+		"more than the %d bytes Crossplane accepts from a function (gRPC's default message size limit, 4 MiB). "+
+		"About %d Pods fit (%d / %d): capture a Deployment with fewer Pods, or set the function's input.maxTargetPods to %d or less so that the limit is named before planning. "+
+		"Nothing was changed: capture Jobs that exist keep running",
+		size, jobs, perJob, limit, limit/perJob, limit, perJob, limit/perJob)
 }
 
 // jobEncoder encodes a plan's Jobs as toStruct does, but without converting

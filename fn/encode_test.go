@@ -1,6 +1,7 @@
 package fn
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -18,6 +19,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/crossplane/function-sdk-go/logging"
+	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
 
 	"github.com/function-packet-capture/function-packet-capture/capture"
 	"github.com/function-packet-capture/function-packet-capture/input/v1beta1"
@@ -327,5 +331,48 @@ func TestTemplateHashIsTheJobsHash(t *testing.T) {
 	t.Logf("%d Jobs", checked)
 	if checked < 600 {
 		t.Errorf("checked %d Jobs: too few", checked)
+	}
+}
+
+// TestRunFunctionResponseTooLarge: a response Crossplane could not receive
+// (over gRPC's 4 MiB) is not sent; a Fatal result says how large it would be
+// and how many Pods fit.
+func TestRunFunctionResponseTooLarge(t *testing.T) {
+	f := NewFunction(logging.NewNopLogger())
+	fatal := func(rsp *fnv1.RunFunctionResponse) string {
+		for _, r := range rsp.GetResults() {
+			if r.GetSeverity() == fnv1.Severity_SEVERITY_FATAL {
+				return r.GetMessage()
+			}
+		}
+		return ""
+	}
+	// 1,000 Pods with names of 63 characters fit.
+	rsp, err := f.RunFunction(context.Background(), benchRequest(t, 1000))
+	if err != nil || fatal(rsp) != "" {
+		t.Fatalf("1,000 Pods: %v %s", err, fatal(rsp))
+	}
+	if size := proto.Size(rsp); size > MaxResponseBytes {
+		t.Fatalf("1,000 Pods: a response of %d bytes was sent", size)
+	}
+	// 2,000 do not.
+	rsp, err = f.RunFunction(context.Background(), benchRequest(t, 2000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := fatal(rsp)
+	for _, want := range []string{"capture Jobs", "more than the 4194304 bytes Crossplane accepts from a function (gRPC's default message size limit, 4 MiB)", "Pods fit", "input.maxTargetPods"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("fatal result %q does not say %q", msg, want)
+		}
+	}
+	if n := len(rsp.GetDesired().GetResources()); n != 0 {
+		t.Errorf("the refusal carries %d desired resources", n)
+	}
+	if size := proto.Size(rsp); size > 64<<10 {
+		t.Errorf("the refusal is %d bytes", size)
+	}
+	if rsp.GetRequirements().GetResources()[RequirementPods] == nil {
+		t.Errorf("the refusal dropped the requirements: Crossplane would stop sending the Pods")
 	}
 }

@@ -48,11 +48,14 @@ type Function struct {
 	fnv1.UnimplementedFunctionRunnerServiceServer
 
 	log logging.Logger
+	// maxResponseBytes is the largest response sent: a larger one is
+	// refused with a Fatal result. MaxResponseBytes but in benchmarks.
+	maxResponseBytes int
 }
 
 // NewFunction returns a Function that logs to log.
 func NewFunction(log logging.Logger) *Function {
-	return &Function{log: log}
+	return &Function{log: log, maxResponseBytes: MaxResponseBytes}
 }
 
 // RunFunction plans the capture Jobs of a PacketCapture.
@@ -148,6 +151,13 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		cond = response.ConditionTrue
 	}
 	cond(rsp, ConditionCaptured, string(plan.Status.Phase)).WithMessage(plan.Status.Message).TargetCompositeAndClaim()
+	if err := checkResponseSize(rsp, len(plan.Jobs), f.maxResponseBytes); err != nil {
+		// Crossplane could not receive it: say why instead.
+		tooLarge := response.To(req, response.DefaultTTL)
+		tooLarge.Requirements = rsp.Requirements
+		response.Fatal(tooLarge, err)
+		return tooLarge, nil
+	}
 	log.Debug("Planned capture", "jobs", len(plan.Jobs), "phase", plan.Status.Phase)
 	return rsp, nil
 }
