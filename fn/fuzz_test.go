@@ -57,7 +57,7 @@ func FuzzRunFunction(f *testing.F) {
 func FuzzRunFunctionXR(f *testing.F) {
 	type args = struct {
 		xrName, xrNamespace, jobID, targetNamespace, targetDeployment, duration, filter, iface, podName, nodeName, labelValue string
-		followNewPods                                                                                                     bool
+		followNewPods                                                                                                         bool
 	}
 	seeds := []struct {
 		name string

@@ -175,7 +175,6 @@ func fuzzCheckKRM(t *testing.T, in []byte) []*yaml.RNode {
 	return items
 }
 
-
 // fuzzAliasHeavy tells whether a decoded document is much bigger than any real
 // ResourceList (a bomb within yaml.v3's ratio limits still expands a lot).
 func fuzzAliasHeavy(v any) bool {

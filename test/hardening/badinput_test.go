@@ -224,7 +224,7 @@ func badInputCases() []badInputCase {
 		{name: "not YAML", modes: krmOnly, raw: "items: [\n\t{{", want: fatal, msgs: []string{"yaml"}},
 		{name: "items is not a list", modes: krmOnly, raw: "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: {a: b}\n", want: fatal},
 		{name: "self-referential YAML anchor", modes: krmOnly, want: fatal,
-			raw:      "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: monitoring.openshift.tpg/v1alpha1\n  kind: PacketCapture\n  metadata: {name: c, namespace: captures}\n  spec: &s {targetNamespace: shop, targetDeployment: web, duration: '30', x: *s}\n"},
+			raw: "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: monitoring.openshift.tpg/v1alpha1\n  kind: PacketCapture\n  metadata: {name: c, namespace: captures}\n  spec: &s {targetNamespace: shop, targetDeployment: web, duration: '30', x: *s}\n"},
 		{name: "YAML alias bomb", modes: krmOnly, want: fatal, raw: aliasBomb(9)},
 	}
 }

@@ -495,12 +495,14 @@ func (s *churn) reconcile() {
 	ledger, _ := rsp.GetDesired().GetComposite().GetResource().AsMap()["status"].(map[string]any)["ledger"].(map[string]any)
 	// Every running Job Crossplane observes is still desired, and asks to
 	// change nothing of the live Job. A finished one may be released, once
-	// its outcome is in the ledger the same response writes.
+	// its outcome is in the ledger the same response writes (or, of an
+	// earlier jobId, which no ledger tracks any more).
 	for name, j := range s.jobs {
 		s.stats.invariantChecks++
 		d, ok := desired[name]
-		if !ok && (j.phase == "Succeeded" || j.phase == "Failed") && j.pod != "" &&
-			slices.Contains(anyStrings(ledger[strings.ToLower(j.phase)]), j.pod) {
+		earlierJobID := !strings.HasSuffix(name, "-"+s.jobID)
+		if !ok && (j.phase == "Succeeded" || j.phase == "Failed") &&
+			(earlierJobID || j.pod != "" && slices.Contains(anyStrings(ledger[strings.ToLower(j.phase)]), j.pod)) {
 			s.stats.released++
 			continue
 		}

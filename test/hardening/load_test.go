@@ -3,10 +3,10 @@ package hardening_test
 import (
 	"context"
 	"net"
-	"strings"
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
