@@ -4,9 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/function-packet-capture/function-packet-capture/internal/fuzzseed"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -32,7 +31,7 @@ import (
 // compose nothing when it reports a fatal result.
 func FuzzRunFunction(f *testing.F) {
 	seeds := fuzzSeedRequests(f)
-	writeFuzzSeeds(f, "FuzzRunFunction", func(yield func(string, []any)) {
+	fuzzseed.Write(f, "FuzzRunFunction", func(yield func(string, []any)) {
 		for _, s := range seeds {
 			b, err := proto.MarshalOptions{Deterministic: true}.Marshal(s.req)
 			if err != nil {
@@ -70,7 +69,7 @@ func FuzzRunFunctionXR(f *testing.F) {
 		{"bad-everything", args{"", "", "QWERTY", "Shop", "web_1", "-5", "-w /etc/passwd", "eth0; rm", "Pod", "", "\x00", false}},
 		{"unicode", args{"ça", "ns", "éééé", "shop", "wéb", "1h", "port ٣", "eth0", "wéb-1", "nöde", "🙂", true}},
 	}
-	writeFuzzSeeds(f, "FuzzRunFunctionXR", func(yield func(string, []any)) {
+	fuzzseed.Write(f, "FuzzRunFunctionXR", func(yield func(string, []any)) {
 		for _, s := range seeds {
 			a := s.a
 			yield(s.name, []any{a.xrName, a.xrNamespace, a.jobID, a.targetNamespace, a.targetDeployment, a.duration, a.filter, a.iface, a.podName, a.nodeName, a.labelValue, a.followNewPods})
@@ -312,36 +311,4 @@ func fuzzStructJSON(tb testing.TB, s string) *structpb.Struct {
 		tb.Fatal(err)
 	}
 	return st
-}
-
-// writeFuzzSeeds writes the seeds of a fuzz target to
-// testdata/fuzz/<target>/seed-<name> when FPC_WRITE_FUZZ_SEEDS=1, in the
-// format `go test` reads; the committed files are the seed corpus.
-func writeFuzzSeeds(f *testing.F, target string, seeds func(yield func(string, []any))) {
-	if os.Getenv("FPC_WRITE_FUZZ_SEEDS") != "1" {
-		return
-	}
-	dir := filepath.Join("testdata", "fuzz", target)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		f.Fatal(err)
-	}
-	seeds(func(name string, values []any) {
-		var b strings.Builder
-		b.WriteString("go test fuzz v1\n")
-		for _, v := range values {
-			switch v := v.(type) {
-			case []byte:
-				fmt.Fprintf(&b, "[]byte(%q)\n", v)
-			case string:
-				fmt.Fprintf(&b, "string(%q)\n", v)
-			case bool:
-				fmt.Fprintf(&b, "bool(%t)\n", v)
-			default:
-				f.Fatalf("seed value of type %T", v)
-			}
-		}
-		if err := os.WriteFile(filepath.Join(dir, "seed-"+name), []byte(b.String()), 0o644); err != nil {
-			f.Fatal(err)
-		}
-	})
 }

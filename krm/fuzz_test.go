@@ -3,7 +3,7 @@ package krm
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
+	"github.com/function-packet-capture/function-packet-capture/internal/fuzzseed"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,7 +25,7 @@ import (
 // kustomize would: it must never panic, and what it writes must be a
 // ResourceList that, run again, comes back unchanged.
 func FuzzRun(f *testing.F) {
-	writeKRMFuzzSeeds(f, "FuzzRun", func(yield func(string, []any)) {
+	fuzzseed.Write(f, "FuzzRun", func(yield func(string, []any)) {
 		inputs, err := filepath.Glob(filepath.Join("testdata", "*", "input.yaml"))
 		if err != nil {
 			f.Fatal(err)
@@ -64,7 +64,7 @@ func FuzzRunFields(f *testing.F) {
 		{"bad-everything", []any{"", "", "QWERTY", "Shop", "web_1", "-5", "-w /etc/passwd", "eth0; rm", "Pod", "", "\x00", "imag", "x"}},
 		{"yaml-looking-values", []any{"yes", "null", "1e3", "~", "true", "0x1f", "*a", "&b", "- x", "{a: b}", "|\n  x", "maxTargetPods", "1_000"}},
 	}
-	writeKRMFuzzSeeds(f, "FuzzRunFields", func(yield func(string, []any)) {
+	fuzzseed.Write(f, "FuzzRunFields", func(yield func(string, []any)) {
 		for _, s := range seeds {
 			yield(s.name, s.v)
 		}
@@ -243,34 +243,4 @@ items:
   kind: PodList
   items: [1, null, {kind: Pod}]
 `,
-}
-
-// writeKRMFuzzSeeds writes the seeds of a fuzz target to
-// testdata/fuzz/<target>/seed-<name> when FPC_WRITE_FUZZ_SEEDS=1, in the
-// format `go test` reads; the committed files are the seed corpus.
-func writeKRMFuzzSeeds(f *testing.F, target string, seeds func(yield func(string, []any))) {
-	if os.Getenv("FPC_WRITE_FUZZ_SEEDS") != "1" {
-		return
-	}
-	dir := filepath.Join("testdata", "fuzz", target)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		f.Fatal(err)
-	}
-	seeds(func(name string, values []any) {
-		var b strings.Builder
-		b.WriteString("go test fuzz v1\n")
-		for _, v := range values {
-			switch v := v.(type) {
-			case []byte:
-				fmt.Fprintf(&b, "[]byte(%q)\n", v)
-			case string:
-				fmt.Fprintf(&b, "string(%q)\n", v)
-			default:
-				f.Fatalf("seed value of type %T", v)
-			}
-		}
-		if err := os.WriteFile(filepath.Join(dir, "seed-"+name), []byte(b.String()), 0o644); err != nil {
-			f.Fatal(err)
-		}
-	})
 }
