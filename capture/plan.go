@@ -237,7 +237,7 @@ func Plan(req Request) (*Output, error) {
 	// change from call to call.
 	slices.Sort(drifted)
 	slices.Sort(misnamed)
-	p.Events = append(summaryEvents(p.Status, s, sel.skipped, notCaptured, drifted, len(kept)), p.Events...)
+	p.Events = append(summaryEvents(p.Status, sel.skipped, notCaptured, drifted, len(kept)), p.Events...)
 	if len(misnamed) > 0 {
 		p.Events = append(p.Events, Event{Severity: SeverityWarning, Reason: "InvalidJobName",
 			Message: nameList("Job", misnamed) + " ignored: not a valid object name"})
@@ -395,7 +395,7 @@ func (ph Phase) rank() int {
 }
 
 // summaryEvents tell the user, in a few lines, what this plan does.
-func summaryEvents(st Status, s settings, skipped, notCaptured []PodStatus, drifted []string, kept int) []Event {
+func summaryEvents(st Status, skipped, notCaptured []PodStatus, drifted []string, kept int) []Event {
 	severity := SeverityNormal
 	if st.Phase == PhaseFailed || st.Phase == PhaseWaitingForPods || st.Phase == PhaseWaitingForDeployment {
 		severity = SeverityWarning
@@ -425,7 +425,6 @@ func summaryEvents(st Status, s settings, skipped, notCaptured []PodStatus, drif
 		events = append(events, Event{Severity: SeverityNormal, Reason: "EarlierJobsKept",
 			Message: fmt.Sprintf("keeping %s of an earlier jobId until they finish and expire", plural(kept, "Job"))})
 	}
-	_ = s
 	return events
 }
 

@@ -175,35 +175,6 @@ func fuzzCheckKRM(t *testing.T, in []byte) []*yaml.RNode {
 	return items
 }
 
-// fuzzAliasHeavy tells whether a decoded document is much bigger than any real
-// ResourceList (a bomb within yaml.v3's ratio limits still expands a lot).
-func fuzzAliasHeavy(v any) bool {
-	n := 0
-	var walk func(any) bool
-	walk = func(v any) bool {
-		n++
-		if n > 200000 {
-			return true
-		}
-		switch x := v.(type) {
-		case map[string]any:
-			for _, c := range x {
-				if walk(c) {
-					return true
-				}
-			}
-		case []any:
-			for _, c := range x {
-				if walk(c) {
-					return true
-				}
-			}
-		}
-		return false
-	}
-	return walk(v)
-}
-
 // krmYAMLSeeds exercise YAML features the adapter converts itself.
 var krmYAMLSeeds = map[string]string{
 	"anchors-and-merge-keys": `apiVersion: config.kubernetes.io/v1
