@@ -41,14 +41,18 @@ const (
 	CompleteMarker = ".capture-complete"
 )
 
-// Environment variables that carry a target Pod's identity into its Job.
-// Only what differs from Pod to Pod is here; the namespace is in the
-// ConfigMap. Every byte counts: Crossplane receives all Jobs in one message.
-const (
-	EnvPodName = "TARGET_POD_NAME"
-	EnvPodUID  = "TARGET_POD_UID"
-	EnvPodIP   = "TARGET_POD_IP"
-)
+// TargetArg is the capture script's argument for one target Pod:
+// <name>/<uid>. A Job's args are all that differs from Job to Job besides its
+// name and node, one per target Pod; the namespace and every setting are in
+// the ConfigMap. Every byte counts: Crossplane receives all Jobs in one
+// message of at most 4 MiB.
+func TargetArg(podName, podUID string) string { return podName + "/" + podUID }
+
+// parseTargetArg splits a TargetArg; ok is false for anything else.
+func parseTargetArg(arg string) (name, uid string, ok bool) {
+	name, uid, ok = strings.Cut(arg, "/")
+	return name, uid, ok && name != "" && uid != "" && !strings.Contains(uid, "/")
+}
 
 // Exit codes of the capture script that mean a retry cannot help; the Job's
 // pod failure policy fails the Job at once on them.
@@ -99,38 +103,66 @@ func retentionSeconds(s settings) int32 {
 	return *s.output.RetentionSeconds
 }
 
-// jobMaker returns the maker of one plan's capture Jobs: the Job that
-// captures target t, annotated with its template hash.
-func jobMaker(pc PacketCapture, s settings, cmName string) func(t target) *batchv1.Job {
+// jobMaker returns the maker of one plan's capture Jobs: the Job named name
+// that captures targets, all on one node, annotated with its template hash.
+func jobMaker(pc PacketCapture, s settings, cmName string) func(name string, targets []target) *batchv1.Job {
 	// The labels are the same on every Job: made valid once, copied to each.
-	labels, podLabels := objectLabels(pc), propagatedLabels(pc.Labels)
-	build := func(t target) *batchv1.Job {
-		return captureJob(pc, s, cmName, t, maps.Clone(labels), maps.Clone(podLabels))
-	}
-	h := newJobHasher(build)
-	return func(t target) *batchv1.Job {
-		job := build(t)
-		job.Annotations = map[string]string{AnnotationTemplateHash: h.hash(job, t)}
+	labels := objectLabels(pc)
+	// One hasher per memory limit: Jobs of one limit differ only in their
+	// own values (see jobHasher).
+	hashers := make(map[int64]*jobHasher)
+	return func(name string, targets []target) *batchv1.Job {
+		node := ""
+		if len(targets) > 0 {
+			node = targets[0].Node
+		}
+		args := make([]string, len(targets))
+		for i, t := range targets {
+			args[i] = TargetArg(t.Name, t.UID)
+		}
+		memory := s.memoryLimitFor(len(targets))
+		build := func(name, node string, args []string) *batchv1.Job {
+			return captureJob(pc, s, cmName, jobValues{name: name, node: node, args: args}, memory, maps.Clone(labels))
+		}
+		key := memory.Value()
+		h, ok := hashers[key]
+		if !ok {
+			h = newJobHasher(build)
+			hashers[key] = h
+		}
+		job := build(name, node, args)
+		job.Annotations = map[string]string{AnnotationTemplateHash: h.hash(job, jobValues{name: name, node: node, args: args})}
 		return job
 	}
 }
 
-// captureJob is the Job that captures one target Pod, without annotations,
-// labelled with objectLabels(pc) and its pod template with
-// propagatedLabels(pc.Labels). It is built only from its arguments, in a
-// fixed order, so the same arguments give the same Job byte for byte.
-func captureJob(pc PacketCapture, s settings, cmName string, t target, labels, podLabels map[string]string) *batchv1.Job {
+// jobValues are what a capture Job has of its own: everything else is the
+// same for every Job of a plan that has the same memory limit.
+type jobValues struct {
+	name, node string
+	// args name the target Pods, one TargetArg each.
+	args []string
+}
+
+// captureJob is the Job that captures the target Pods named by v.args on
+// v.node, without annotations, labelled with labels. It is built only from
+// its arguments, in a fixed order, so the same arguments give the same Job
+// byte for byte.
+func captureJob(pc PacketCapture, s settings, cmName string, v jobValues, memoryLimit resource.Quantity, labels map[string]string) *batchv1.Job {
+	resources := *s.resources.DeepCopy()
+	if !memoryLimit.IsZero() {
+		if resources.Limits == nil {
+			resources.Limits = corev1.ResourceList{}
+		}
+		resources.Limits[corev1.ResourceMemory] = memoryLimit
+	}
 	container := corev1.Container{
 		Name:            ContainerName,
 		Image:           s.image,
 		ImagePullPolicy: s.imagePullPolicy,
 		Command:         []string{"/bin/sh", ConfigMountPath + "/" + ScriptKey},
-		Env: []corev1.EnvVar{
-			{Name: EnvPodName, Value: t.Name},
-			{Name: EnvPodUID, Value: t.UID},
-			{Name: EnvPodIP, Value: t.IP},
-		},
-		Resources: s.resources,
+		Args:            v.args,
+		Resources:       resources,
 		VolumeMounts: []corev1.VolumeMount{
 			{Name: configVolume, MountPath: ConfigMountPath, ReadOnly: true},
 			{Name: outputVolume, MountPath: OutputMountPath},
@@ -147,10 +179,14 @@ func captureJob(pc PacketCapture, s settings, cmName string, t target, labels, p
 		}
 	}
 
+	// The pod template carries no labels: the Job controller labels its Pods
+	// with the Job's name (batch.kubernetes.io/job-name), which is how a user
+	// finds them, and every label here would be repeated in every Job of a
+	// response Crossplane caps at 4 MiB.
 	job := &batchv1.Job{
 		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      JobName(t.Name, s.jobID),
+			Name:      v.name,
 			Namespace: pc.Namespace,
 			Labels:    labels,
 		},
@@ -167,11 +203,10 @@ func captureJob(pc PacketCapture, s settings, cmName string, t target, labels, p
 				},
 			}}},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
 				Spec: corev1.PodSpec{
 					// nodeName bypasses the scheduler: the capture must run on
 					// this node even when it is cordoned or full.
-					NodeName:                     t.Node,
+					NodeName:                     v.node,
 					HostPID:                      true,
 					RestartPolicy:                corev1.RestartPolicyNever,
 					AutomountServiceAccountToken: ptrTo(false),
@@ -276,38 +311,58 @@ func jobJSON(job *batchv1.Job) []byte {
 }
 
 // jobHasher computes the templateHash of a plan's Jobs without marshalling
-// each: the Jobs differ only in their target's values, so the JSON of one
-// Job, made for a placeholder target, is cut where those values are, and
-// each Job's JSON is put together from the pieces and its own values. The
-// hash is the same, byte for byte, as templateHash's: a capture that runs
-// across an upgrade of the function keeps its Jobs' hashes.
+// each: Jobs of one memory limit differ only in their jobValues, so the JSON
+// of one Job, made for placeholder values, is cut where those values are,
+// and each Job's JSON is put together from the pieces and its own values.
+// The hash is the same, byte for byte, as templateHash's: a capture that
+// runs across an upgrade of the function keeps its Jobs' hashes.
 type jobHasher struct {
-	// pieces of the placeholder Job's JSON; the target value at slot[i]
-	// goes between pieces[i] and pieces[i+1]. Empty when the Jobs cannot be
-	// put together this way: every Job is then marshalled.
+	// pieces of the placeholder Job's JSON; the value of slot[i] goes
+	// between pieces[i] and pieces[i+1]. Empty when the Jobs cannot be put
+	// together this way: every Job is then marshalled.
 	pieces [][]byte
 	slots  []int
 	// buf is reused for each Job's JSON: a plan makes its Jobs one by one.
 	buf []byte
 }
 
-// targetValues are the values of a Job that come from its target, in a fixed
-// order: the Job's name is made from the Pod's.
-func targetValues(job *batchv1.Job, t target) [5]string {
-	return [5]string{job.Name, t.Name, t.UID, t.IP, t.Node}
+// The slots of a Job's own values in its JSON: its name and node as JSON
+// strings, its args as a JSON array.
+const (
+	slotName = iota
+	slotNode
+	slotArgs
+	numSlots
+)
+
+// appendValue appends the JSON of a Job's own value in slot.
+func (v jobValues) appendValue(b []byte, slot int) []byte {
+	switch slot {
+	case slotName:
+		return appendJSONString(b, v.name)
+	case slotNode:
+		return appendJSONString(b, v.node)
+	}
+	b = append(b, '[')
+	for i, a := range v.args {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, a)
+	}
+	return append(b, ']')
 }
 
-func newJobHasher(build func(target) *batchv1.Job) *jobHasher {
+func newJobHasher(build func(name, node string, args []string) *batchv1.Job) *jobHasher {
 	// Placeholders found nowhere else in a Job; JSON-escaped as they are.
-	p1 := target{Name: "pod-1a9fe3c2", UID: "uid-1a9fe3c2", IP: "ip-1a9fe3c2", Node: "node-1a9fe3c2"}
-	p2 := target{Name: "pod-7d02b5e1", UID: "uid-7d02b5e1", IP: "ip-7d02b5e1", Node: "node-7d02b5e1"}
-	j1 := build(p1)
-	b := jobJSON(j1)
+	p1 := jobValues{name: "job-1a9fe3c2", node: "node-1a9fe3c2", args: []string{"args-1a9fe3c2"}}
+	p2 := jobValues{name: "job-7d02b5e1", node: "node-7d02b5e1", args: []string{"args-7d02b5e1", "args-2c44e0f7"}}
+	b := jobJSON(build(p1.name, p1.node, p1.args))
 	h := &jobHasher{}
 	type at struct{ pos, slot, n int }
 	var found []at
-	for slot, v := range targetValues(j1, p1) {
-		enc := appendJSONString(nil, v)
+	for slot := range numSlots {
+		enc := p1.appendValue(nil, slot)
 		if bytes.Count(b, enc) != 1 {
 			return h
 		}
@@ -324,35 +379,32 @@ func newJobHasher(build func(target) *batchv1.Job) *jobHasher {
 		last = f.pos + f.n
 	}
 	h.pieces = append(h.pieces, b[last:])
-	// Check the cut on a second placeholder: a target value used anywhere
-	// else, or changed on the way, shows as a difference.
-	j2 := build(p2)
-	if !bytes.Equal(h.appendJSON(nil, targetValues(j2, p2)), jobJSON(j2)) {
+	// Check the cut on a second placeholder: a value used anywhere else, or
+	// changed on the way, shows as a difference.
+	if !bytes.Equal(h.appendJSON(nil, p2), jobJSON(build(p2.name, p2.node, p2.args))) {
 		h.pieces, h.slots = nil, nil
 	}
 	return h
 }
 
-// appendJSON puts a Job's JSON together from the pieces and its target's
-// values.
-func (h *jobHasher) appendJSON(b []byte, vals [5]string) []byte {
+// appendJSON puts a Job's JSON together from the pieces and its own values.
+func (h *jobHasher) appendJSON(b []byte, v jobValues) []byte {
 	for i, p := range h.pieces {
 		b = append(b, p...)
 		if i < len(h.slots) {
-			b = appendJSONString(b, vals[h.slots[i]])
+			b = v.appendValue(b, h.slots[i])
 		}
 	}
 	return b
 }
 
-// hash is templateHash(job) for a Job the hasher's build made for t.
-func (h *jobHasher) hash(job *batchv1.Job, t target) string {
-	vals := targetValues(job, t)
-	if len(h.pieces) == 0 || slices.Contains(vals[:], "") {
+// hash is templateHash(job) for the Job build made for v.
+func (h *jobHasher) hash(job *batchv1.Job, v jobValues) string {
+	if len(h.pieces) == 0 || v.name == "" || v.node == "" || len(v.args) == 0 {
 		// An empty value is left out of the JSON (omitempty), not put in.
 		return templateHash(job)
 	}
-	h.buf = h.appendJSON(h.buf[:0], vals)
+	h.buf = h.appendJSON(h.buf[:0], v)
 	sum := sha256.Sum256(h.buf)
 	return hex.EncodeToString(sum[:8])
 }
@@ -369,27 +421,24 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(append(append(b, '"'), s...), '"')
 }
 
-// targetOfJob recovers the target a capture Job was made for from the Job
-// itself, so the Job can be planned again after its Pod has gone.
-func targetOfJob(job *batchv1.Job) (target, bool) {
+// targetsOfJob recovers the targets a capture Job was made for from the Job
+// itself, so the Job can be planned again after its Pods have gone. ok is
+// false for a Job that is not a capture Job (or not one this version makes).
+func targetsOfJob(job *batchv1.Job) (targets []target, ok bool) {
 	for _, c := range job.Spec.Template.Spec.Containers {
 		if c.Name != ContainerName {
 			continue
 		}
-		t := target{Node: job.Spec.Template.Spec.NodeName}
-		for _, e := range c.Env {
-			switch e.Name {
-			case EnvPodName:
-				t.Name = e.Value
-			case EnvPodUID:
-				t.UID = e.Value
-			case EnvPodIP:
-				t.IP = e.Value
+		for _, a := range c.Args {
+			name, uid, ok := parseTargetArg(a)
+			if !ok {
+				return nil, false
 			}
+			targets = append(targets, target{Name: name, UID: uid, Node: job.Spec.Template.Spec.NodeName})
 		}
-		return t, t.Name != ""
+		return targets, len(targets) > 0
 	}
-	return target{}, false
+	return nil, false
 }
 
 // keptJob is an existing Job planned as it is, for when planning it anew

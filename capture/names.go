@@ -29,6 +29,13 @@ func JobName(podName, jobID string) string {
 	return shorten(podName, "-"+jobID)
 }
 
+// NodeJobName names a Job that captures the Pods pods (sorted) on node:
+// {{node}}-{{hash of the Pods}}-{{jobId}}, shortened like JobName. The hash
+// keeps apart the Jobs of Pods that appear on a node later (spec.followNewPods).
+func NodeJobName(node string, pods []string, jobID string) string {
+	return shorten(node+"-"+hash(strings.Join(pods, ","))[:hashLength], "-"+jobID)
+}
+
 // shorten returns base+suffix when it fits in 63 characters. Otherwise it
 // keeps as much of base as fits, then a hash of the whole base, then suffix:
 // readable, deterministic and unique per base.

@@ -3,6 +3,7 @@ package capture
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
 	"slices"
@@ -102,6 +103,9 @@ func Plan(req Request) (*Output, error) {
 	byPod := make(map[string]*capture)
 	var kept []PlannedJob
 	var drifted []string
+	// sawNodeJob: a Job of this jobId captures a node's Pods, which tells
+	// the capture's JobPer when the ledger does not.
+	sawNodeJob := false
 
 	// Every Job that exists stays planned until its capture has finished
 	// and its outcome is recorded.
@@ -115,13 +119,26 @@ func Plan(req Request) (*Output, error) {
 			continue
 		}
 		phase, detail := jobPhase(observed)
-		t, ok := targetOfJob(observed)
+		targets, ok := targetsOfJob(observed)
+		per := jobPerOfName(observed.Name, targets, s.jobID)
+		ours := ok && per != ""
+		sawNodeJob = sawNodeJob || per == v1beta1.JobPerNode
+		record := func(phase Phase, detail string, planned *batchv1.Job) {
+			for i, t := range targets {
+				c := &capture{target: t, job: observed.Name, phase: phase, detail: detail}
+				if i == 0 {
+					// One capture carries the Job its Pods share.
+					c.planned = planned
+				}
+				byPod[t.Name] = c
+			}
+		}
 		if observed.DeletionTimestamp != nil {
 			// A Job being deleted (its TTL, garbage collection, by hand) is
 			// not planned again: Crossplane would create it anew once it is
 			// gone, and a finished capture would run twice. Its outcome
 			// goes to the ledger.
-			if ok && JobName(t.Name, s.jobID) == observed.Name {
+			if ours {
 				switch phase {
 				case PodRetrievable:
 					phase, detail = PodSucceeded, ""
@@ -129,12 +146,12 @@ func Plan(req Request) (*Output, error) {
 				default:
 					phase, detail = PodGone, "its Job was deleted before the capture finished"
 				}
-				byPod[t.Name] = &capture{target: t, job: observed.Name, phase: phase, detail: detail}
+				record(phase, detail, nil)
 			}
 			continue
 		}
 		finished := phase == PodSucceeded || phase == PodFailed
-		if !ok || JobName(t.Name, s.jobID) != observed.Name {
+		if !ours {
 			// Not of this jobId (or not recognisable): keep it untouched
 			// while it runs; once finished it is released (see below).
 			if !finished {
@@ -149,15 +166,17 @@ func Plan(req Request) (*Output, error) {
 			// controller deleted it creates it anew, and the capture runs
 			// twice. Its files outlive it (the Pod output's retention window
 			// ended before the Job finished).
-			byPod[t.Name] = &capture{target: t, job: observed.Name, phase: phase, detail: detail}
+			record(phase, detail, nil)
 			continue
 		}
-		planned := newJob(t)
+		planned := newJob(observed.Name, targets)
 		if observed.Annotations[AnnotationTemplateHash] != planned.Annotations[AnnotationTemplateHash] {
 			planned = keptJob(observed)
-			drifted = append(drifted, t.Name)
+			for _, t := range targets {
+				drifted = append(drifted, t.Name)
+			}
 		}
-		byPod[t.Name] = &capture{target: t, job: observed.Name, phase: phase, detail: detail, planned: planned}
+		record(phase, detail, planned)
 	}
 
 	// Captures recorded earlier whose Job is gone are never run again.
@@ -165,7 +184,7 @@ func Plan(req Request) (*Output, error) {
 		if _, ok := byPod[pod]; ok {
 			continue
 		}
-		c := &capture{target: target{Name: pod}, job: JobName(pod, s.jobID), phase: phase}
+		c := &capture{target: target{Name: pod}, phase: phase}
 		switch phase {
 		case PodRequested:
 			// Asked for but never seen: decided below, with the Pods.
@@ -204,15 +223,38 @@ func Plan(req Request) (*Output, error) {
 			fmt.Sprintf("capturing Deployment %s/%s means %d capture Pods, more than the platform allows (input.maxTargetPods=%d); capture a smaller Deployment or ask for a higher limit",
 				pc.Spec.TargetNamespace, pc.Spec.TargetDeployment, n, s.maxTargetPods))})
 	}
-	for _, t := range newTargets {
-		job := newJob(t)
-		byPod[t.Name] = &capture{target: t, job: job.Name, phase: PodRequested, planned: job}
+	jobPer := captureJobPer(s, ledger.JobPer, started, sawNodeJob, len(newTargets))
+	if jobPer == v1beta1.JobPerPod {
+		// The ledger names Pods; in Pod mode their Jobs' names follow.
+		for pod, c := range byPod {
+			if c.job == "" {
+				c.job = JobName(pod, s.jobID)
+			}
+		}
+	}
+	for _, group := range jobGroups(jobPer, newTargets) {
+		name := JobName(group[0].Name, s.jobID)
+		if jobPer == v1beta1.JobPerNode {
+			name = NodeJobName(group[0].Node, podNames(group), s.jobID)
+		}
+		job := newJob(name, group)
+		for i, t := range group {
+			c := &capture{target: t, job: name, phase: PodRequested}
+			if i == 0 {
+				c.planned = job
+			}
+			byPod[t.Name] = c
+		}
 	}
 	// Requested earlier, never created, and the Pod cannot be captured now.
 	for pod, phase := range known {
 		if _, ok := byPod[pod]; !ok && phase == PodRequested {
-			byPod[pod] = &capture{target: target{Name: pod}, job: JobName(pod, s.jobID), phase: PodGone,
+			c := &capture{target: target{Name: pod}, phase: PodGone,
 				detail: "its Job was never created and the Pod can no longer be captured"}
+			if jobPer == v1beta1.JobPerPod {
+				c.job = JobName(pod, s.jobID)
+			}
+			byPod[pod] = c
 		}
 	}
 
@@ -231,6 +273,9 @@ func Plan(req Request) (*Output, error) {
 	slices.SortFunc(p.Jobs, func(a, b PlannedJob) int { return cmp.Compare(a.Job.Name, b.Job.Name) })
 
 	p.Status = status(pc, s, req.Deployment != nil, captures, sel.skipped, notCaptured)
+	if started || len(newTargets) > 0 {
+		p.Status.Ledger.JobPer = jobPer
+	}
 	p.Ready = p.Status.Counts.Targets > 0 && p.Status.Phase == PhaseCompleted
 	// Jobs come in the order the adapter found them (Crossplane's map of
 	// observed resources has none): name them in one order, or the results
@@ -243,6 +288,69 @@ func Plan(req Request) (*Output, error) {
 			Message: nameList("Job", misnamed) + " ignored: not a valid object name"})
 	}
 	return p, nil
+}
+
+// captureJobPer is how this capture cuts its Pods into Jobs. It is decided
+// once, when the capture starts, and kept in the ledger: a capture that
+// changed its mind would capture some Pods twice.
+func captureJobPer(s settings, recorded v1beta1.JobPer, started, sawNodeJob bool, newTargets int) v1beta1.JobPer {
+	switch {
+	case recorded != "":
+		return recorded
+	case started && sawNodeJob:
+		return v1beta1.JobPerNode
+	case started:
+		// A ledger from before JobPer was recorded: Pod was the only way.
+		return v1beta1.JobPerPod
+	case s.jobPer == v1beta1.JobPerAuto && newTargets > int(s.maxPodJobs):
+		return v1beta1.JobPerNode
+	case s.jobPer == v1beta1.JobPerAuto:
+		return v1beta1.JobPerPod
+	}
+	return s.jobPer
+}
+
+// jobGroups cuts targets, sorted by name, into the target lists of new Jobs:
+// one each for JobPerPod, one per node (in node order) for JobPerNode.
+func jobGroups(jobPer v1beta1.JobPer, targets []target) [][]target {
+	if jobPer != v1beta1.JobPerNode {
+		groups := make([][]target, len(targets))
+		for i := range targets {
+			groups[i] = targets[i : i+1]
+		}
+		return groups
+	}
+	byNode := make(map[string][]target)
+	for _, t := range targets {
+		byNode[t.Node] = append(byNode[t.Node], t)
+	}
+	groups := make([][]target, 0, len(byNode))
+	for _, node := range slices.Sorted(maps.Keys(byNode)) {
+		groups = append(groups, byNode[node])
+	}
+	return groups
+}
+
+// jobPerOfName tells how the capture Job named name for targets was cut, or
+// "" when name is not what this capture (jobID) names such a Job.
+func jobPerOfName(name string, targets []target, jobID string) v1beta1.JobPer {
+	switch {
+	case len(targets) == 0:
+		return ""
+	case len(targets) == 1 && name == JobName(targets[0].Name, jobID):
+		return v1beta1.JobPerPod
+	case name == NodeJobName(targets[0].Node, podNames(targets), jobID):
+		return v1beta1.JobPerNode
+	}
+	return ""
+}
+
+func podNames(targets []target) []string {
+	names := make([]string, len(targets))
+	for i, t := range targets {
+		names[i] = t.Name
+	}
+	return names
 }
 
 // done tells whether a capture in this phase has finished well.
@@ -293,6 +401,12 @@ func failureDetail(j *batchv1.Job, c batchv1.JobCondition) string {
 	}
 	if m := exitCodePattern.FindStringSubmatch(c.Message); m != nil {
 		code, _ := strconv.Atoi(m[1])
+		if targets, _ := targetsOfJob(j); len(targets) > 1 && (code == ExitPodNotFound || code == ExitTCPDumpFailed) {
+			// A node's Job captures its other Pods to the end and keeps
+			// their files; it reports the first Pod that failed.
+			return fmt.Sprintf("the capture of at least one of this node's %d target Pods failed (exit %d: %s); the others were captured: see the capture Pod's termination message",
+				len(targets), code, map[int]string{ExitPodNotFound: "Pod not found on its node", ExitTCPDumpFailed: "tcpdump failed"}[code])
+		}
 		switch code {
 		case ExitBadSettings:
 			return "the capture script rejected its settings (exit 2); see the capture Pod's termination message"

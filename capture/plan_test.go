@@ -84,7 +84,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3},
-				Ledger:  Ledger{JobID: testJobID, Requested: []string{podA, podB, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Requested: []string{podA, podB, podC}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -103,7 +103,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3, Skipped: 4},
-				Ledger:  Ledger{JobID: testJobID, Requested: []string{podA, podB, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Requested: []string{podA, podB, podC}},
 				Reasons: []string{"Capturing", "PodsSkipped"},
 			},
 		},
@@ -125,7 +125,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3},
-				Ledger:  Ledger{JobID: testJobID, Requested: []string{podA, podB, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Requested: []string{podA, podB, podC}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -139,7 +139,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 2, Nodes: 1, Active: 2},
-				Ledger:  Ledger{JobID: testJobID, Requested: []string{podA, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Requested: []string{podA, podC}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -157,7 +157,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 1, Nodes: 1, Active: 1},
-				Ledger:  Ledger{JobID: testJobID, Requested: []string{podA}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Requested: []string{podA}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -173,7 +173,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3},
-				Ledger:  Ledger{JobID: testJobID, Requested: []string{podA, podB, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Requested: []string{podA, podB, podC}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -220,7 +220,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3},
-				Ledger:  Ledger{JobID: testJobID, Started: []string{podA, podB, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Started: []string{podA, podB, podC}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -235,7 +235,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3},
-				Ledger:  Ledger{JobID: testJobID, Started: []string{podA, podB, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Started: []string{podA, podB, podC}},
 				Reasons: []string{"Capturing", "DeploymentNotFound"},
 			},
 		},
@@ -249,7 +249,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 1, Succeeded: 1, Failed: 1},
-				Ledger:  Ledger{JobID: testJobID, Started: []string{podC}, Succeeded: []string{podA}, Failed: []string{podB}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Started: []string{podC}, Succeeded: []string{podA}, Failed: []string{podB}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -264,7 +264,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Ready: true, Phase: PhaseCompleted,
 				Counts:  Counts{Targets: 3, Nodes: 2, Succeeded: 3},
-				Ledger:  Ledger{JobID: testJobID, Succeeded: []string{podA, podB, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Succeeded: []string{podA, podB, podC}},
 				Reasons: []string{"Completed"},
 			},
 		},
@@ -279,7 +279,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 1, Succeeded: 1, Failed: 1},
-				Ledger:  Ledger{JobID: testJobID, Started: []string{podC}, Succeeded: []string{podA}, Failed: []string{podB}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Started: []string{podC}, Succeeded: []string{podA}, Failed: []string{podB}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -293,7 +293,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Phase:   PhaseFailed,
 				Counts:  Counts{Targets: 3, Succeeded: 2, Failed: 1},
-				Ledger:  Ledger{JobID: testJobID, Succeeded: []string{podA, podB}, Failed: []string{podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Succeeded: []string{podA, podB}, Failed: []string{podC}},
 				Reasons: []string{"Failed"},
 			},
 		},
@@ -308,7 +308,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 2, Gone: 1},
-				Ledger:  Ledger{JobID: testJobID, Started: []string{podB, podC}, Gone: []string{podA}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Started: []string{podB, podC}, Gone: []string{podA}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -325,7 +325,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 1, Succeeded: 1, Gone: 1},
-				Ledger:  Ledger{JobID: testJobID, Started: []string{podC}, Succeeded: []string{podA}, Gone: []string{podB}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Started: []string{podC}, Succeeded: []string{podA}, Gone: []string{podB}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -340,7 +340,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3},
-				Ledger:  Ledger{JobID: testJobID, Requested: []string{podA}, Started: []string{podB, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Requested: []string{podA}, Started: []string{podB, podC}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -356,7 +356,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 2, Gone: 1},
-				Ledger:  Ledger{JobID: testJobID, Started: []string{podB, podC}, Gone: []string{podA}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Started: []string{podB, podC}, Gone: []string{podA}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -371,7 +371,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3, NotCaptured: 1},
-				Ledger:  Ledger{JobID: testJobID, Started: []string{podA, podB, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Started: []string{podA, podB, podC}},
 				Reasons: []string{"Capturing", "NewPodsNotCaptured"},
 			},
 		},
@@ -387,7 +387,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, jobB, jobC, "web-5d4f8-nnnnn-qwer"}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 4, Nodes: 3, Active: 4},
-				Ledger:  Ledger{JobID: testJobID, Requested: []string{"web-5d4f8-nnnnn"}, Started: []string{podA, podB, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Requested: []string{"web-5d4f8-nnnnn"}, Started: []string{podA, podB, podC}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -403,7 +403,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, "web-5d4f8-aaaaa-zz99", jobB, "web-5d4f8-bbbbb-zz99", jobC, "web-5d4f8-ccccc-zz99"}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3},
-				Ledger:  Ledger{JobID: "zz99", Requested: []string{podA, podB, podC}},
+				Ledger:  Ledger{JobID: "zz99", JobPer: v1beta1.JobPerPod, Requested: []string{podA, podB, podC}},
 				Reasons: []string{"Capturing", "EarlierJobsKept"},
 			},
 		},
@@ -418,7 +418,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3},
-				Ledger:  Ledger{JobID: testJobID, Started: []string{podA, podB, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Started: []string{podA, podB, podC}},
 				Reasons: []string{"Capturing", "SpecChangedDuringCapture"},
 			},
 		},
@@ -432,7 +432,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3},
-				Ledger:  Ledger{JobID: testJobID, Requested: []string{podA, podB, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Requested: []string{podA, podB, podC}},
 				Reasons: []string{"Capturing", "DuplicatePods"},
 			},
 		},
@@ -562,7 +562,6 @@ func TestPlanJobShape(t *testing.T) {
 	if cm.Name != "shop-web" || cm.Namespace != testXRNS {
 		t.Errorf("ConfigMap %s/%s, want %s/shop-web", cm.Namespace, cm.Name, testXRNS)
 	}
-	wantLabels := map[string]string{"app.kubernetes.io/instance": "packet-capture-shop-web", "app.kubernetes.io/name": "packet-capture"}
 	withCapture := map[string]string{"app.kubernetes.io/instance": "packet-capture-shop-web", "app.kubernetes.io/name": "packet-capture", LabelCapture: "capture-web"}
 	if diff := cmp.Diff(withCapture, cm.Labels); diff != "" {
 		t.Errorf("ConfigMap labels: -want, +got:\n%s", diff)
@@ -571,8 +570,8 @@ func TestPlanJobShape(t *testing.T) {
 	if diff := cmp.Diff(withCapture, j.Labels); diff != "" {
 		t.Errorf("Job labels: -want, +got:\n%s", diff)
 	}
-	if diff := cmp.Diff(wantLabels, j.Spec.Template.Labels); diff != "" {
-		t.Errorf("pod template labels: -want, +got:\n%s", diff)
+	if len(j.Spec.Template.Labels) != 0 {
+		t.Errorf("pod template labels %v, want none: the Job controller labels its Pods, and each label costs bytes in every Job", j.Spec.Template.Labels)
 	}
 	spec := j.Spec.Template.Spec
 	checks := []struct {
@@ -590,9 +589,9 @@ func TestPlanJobShape(t *testing.T) {
 		{"config volume", spec.Volumes[0].ConfigMap.Name, "shop-web"},
 		{"output volume", spec.Volumes[1].EmptyDir != nil, true},
 		{"capabilities", spec.Containers[0].SecurityContext.Capabilities.Add, []corev1.Capability{"NET_ADMIN", "NET_RAW", "SETGID", "SYS_ADMIN", "SYS_PTRACE"}},
-		{"env", spec.Containers[0].Env, []corev1.EnvVar{
-			{Name: EnvPodName, Value: "web-5d4f8-aaaaa"}, {Name: EnvPodUID, Value: "uid-pod-web-5d4f8-aaaaa"}, {Name: EnvPodIP, Value: "10.0.0.15"},
-		}},
+		{"command", spec.Containers[0].Command, []string{"/bin/sh", "/etc/packet-capture/capture.sh"}},
+		{"args", spec.Containers[0].Args, []string{"web-5d4f8-aaaaa/uid-pod-web-5d4f8-aaaaa"}},
+		{"env", spec.Containers[0].Env, []corev1.EnvVar(nil)},
 	}
 	for _, c := range checks {
 		if diff := cmp.Diff(c.want, c.got); diff != "" {

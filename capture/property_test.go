@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/function-packet-capture/function-packet-capture/input/v1beta1"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -299,12 +301,18 @@ func propCluster(r propRand, n int) (Request, []string) {
 
 // TestPropertyPlanNames plans random Deployments and checks every name and
 // label the plan holds: on the ConfigMap, each Job and each Job's pod
-// template. Each Pod gets exactly one Job, its own; planning again, or with
-// the Pods listed in another order, gives the same bytes.
+// template. Each Pod is in exactly one Job: its own (jobPer Pod), or its
+// node's (jobPer Node); planning again, or with the Pods listed in another
+// order, gives the same bytes.
 func TestPropertyPlanNames(t *testing.T) {
 	r := newPropRand(5)
 	for i := range 300 {
 		req, want := propCluster(r, 1+r.IntN(25))
+		jobPer := v1beta1.JobPerPod
+		if i%2 == 1 {
+			jobPer = v1beta1.JobPerNode
+		}
+		req.Settings = &v1beta1.Input{JobPer: jobPer}
 		out, err := Plan(req)
 		if err != nil {
 			t.Fatalf("case %d: Plan() error = %v", i, err)
@@ -312,24 +320,37 @@ func TestPropertyPlanNames(t *testing.T) {
 		checkName(t, "ConfigMap name", out.ConfigMap.Name, req.Capture.Spec.TargetNamespace, req.Capture.Spec.TargetDeployment)
 		checkLabels(t, "ConfigMap", out.ConfigMap.Labels)
 
-		if len(out.Jobs) != len(want) {
+		if jobPer == v1beta1.JobPerPod && len(out.Jobs) != len(want) {
 			t.Fatalf("case %d: %d Jobs for %d capturable Pods", i, len(out.Jobs), len(want))
 		}
 		jobOfPod := make(map[string]string)
+		jobOfNode := make(map[string]string)
 		for _, j := range out.Jobs {
 			checkName(t, "Job name", j.Job.Name)
 			checkLabels(t, "Job "+j.Job.Name, j.Job.Labels)
 			checkLabels(t, "pod template of Job "+j.Job.Name, j.Job.Spec.Template.Labels)
-			tg, ok := targetOfJob(j.Job)
+			tgs, ok := targetsOfJob(j.Job)
 			if !ok {
 				t.Fatalf("case %d: Job %s names no target Pod", i, j.Job.Name)
 			}
-			if other, dup := jobOfPod[tg.Name]; dup {
-				t.Fatalf("case %d: Pod %s has Jobs %s and %s", i, tg.Name, other, j.Job.Name)
+			for _, tg := range tgs {
+				if other, dup := jobOfPod[tg.Name]; dup {
+					t.Fatalf("case %d: Pod %s has Jobs %s and %s", i, tg.Name, other, j.Job.Name)
+				}
+				jobOfPod[tg.Name] = j.Job.Name
 			}
-			jobOfPod[tg.Name] = j.Job.Name
-			if j.Job.Name != JobName(tg.Name, out.Status.JobID) {
-				t.Fatalf("case %d: Job %s is not JobName(%q, %q)", i, j.Job.Name, tg.Name, out.Status.JobID)
+			wantName := JobName(tgs[0].Name, out.Status.JobID)
+			if jobPer == v1beta1.JobPerNode {
+				wantName = NodeJobName(tgs[0].Node, podNames(tgs), out.Status.JobID)
+				if other, dup := jobOfNode[tgs[0].Node]; dup {
+					t.Fatalf("case %d: node %s has Jobs %s and %s", i, tgs[0].Node, other, j.Job.Name)
+				}
+				jobOfNode[tgs[0].Node] = j.Job.Name
+			} else if len(tgs) != 1 {
+				t.Fatalf("case %d: jobPer Pod, but Job %s captures %d Pods", i, j.Job.Name, len(tgs))
+			}
+			if j.Job.Name != wantName {
+				t.Fatalf("case %d: Job %s, want %s", i, j.Job.Name, wantName)
 			}
 		}
 		for _, p := range want {

@@ -11,6 +11,7 @@ import (
 	"unicode"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -44,6 +45,8 @@ type settings struct {
 	ttlSeconds        int32
 	graceSeconds      int32
 	maxTargetPods     int32
+	jobPer            v1beta1.JobPer
+	maxPodJobs        int32
 	statusPodLimit    int32
 	priorityClassName string
 	resources         corev1.ResourceRequirements
@@ -58,6 +61,30 @@ func (s settings) activeDeadlineSeconds() int64 {
 		d += int64(*s.output.RetentionSeconds)
 	}
 	return d
+}
+
+// memoryPerTarget is the memory one tcpdump needs: its resident size (about
+// 8 MiB) and a full 2 MiB capture buffer, with room to spare.
+const memoryPerTarget = 32 << 20
+
+// memoryLimitFor is the memory limit of a Job that captures n target Pods,
+// zero to keep the Input's: a Job of many Pods runs one tcpdump per Pod. The
+// Input's limit is doubled until it covers memoryPerTarget per Pod, so the
+// Jobs of a plan have few distinct limits (they encode as few shapes).
+func (s settings) memoryLimitFor(n int) resource.Quantity {
+	limit, ok := s.resources.Limits[corev1.ResourceMemory]
+	if n <= 1 || !ok || limit.Sign() <= 0 {
+		return resource.Quantity{}
+	}
+	need := int64(memoryPerTarget) * int64(n)
+	if limit.Value() >= need {
+		return resource.Quantity{}
+	}
+	v := limit.Value()
+	for v < need {
+		v *= 2
+	}
+	return *resource.NewQuantity(v, resource.BinarySI)
 }
 
 // resolveSettings validates the capture and the Input and merges them. Every
@@ -78,6 +105,8 @@ func resolveSettings(pc PacketCapture, in *v1beta1.Input) (settings, field.Error
 		graceSeconds:      int32Or(in.GraceSeconds, v1beta1.DefaultGraceSeconds),
 		maxTargetPods:     int32Or(in.MaxTargetPods, v1beta1.DefaultMaxTargetPods),
 		statusPodLimit:    int32Or(in.StatusPodLimit, v1beta1.DefaultStatusPodLimit),
+		jobPer:            in.JobPer,
+		maxPodJobs:        int32Or(in.MaxPodJobs, v1beta1.DefaultMaxPodJobs),
 		priorityClassName: in.PriorityClassName,
 		followNewPods:     pc.Spec.FollowNewPods,
 		filter:            pc.Spec.Filter,
@@ -113,6 +142,15 @@ func resolveSettings(pc PacketCapture, in *v1beta1.Input) (settings, field.Error
 	errs = append(errs, inRange(inPath.Child("ttlSecondsAfterFinished"), s.ttlSeconds, 0, 7*24*3600)...)
 	errs = append(errs, inRange(inPath.Child("graceSeconds"), s.graceSeconds, 5, 3600)...)
 	errs = append(errs, inRange(inPath.Child("maxTargetPods"), s.maxTargetPods, 1, 10000)...)
+	switch s.jobPer {
+	case "":
+		s.jobPer = v1beta1.DefaultJobPer
+	case v1beta1.JobPerAuto, v1beta1.JobPerPod, v1beta1.JobPerNode:
+	default:
+		errs = append(errs, field.NotSupported(inPath.Child("jobPer"), s.jobPer,
+			[]v1beta1.JobPer{v1beta1.JobPerAuto, v1beta1.JobPerPod, v1beta1.JobPerNode}))
+	}
+	errs = append(errs, inRange(inPath.Child("maxPodJobs"), s.maxPodJobs, 1, 10000)...)
 	errs = append(errs, inRange(inPath.Child("statusPodLimit"), s.statusPodLimit, 0, 1000)...)
 	maxDuration := int32Or(in.MaxDurationSeconds, v1beta1.DefaultMaxDurationSecond)
 	errs = append(errs, inRange(inPath.Child("maxDurationSeconds"), maxDuration, 1, 7*24*3600)...)

@@ -203,6 +203,9 @@ type PodStatus struct {
 type Ledger struct {
 	// JobID the record is for; a new jobId starts a new record.
 	JobID string `json:"jobId,omitempty"`
+	// JobPer is how this capture cuts its Pods into Jobs (Pod or Node),
+	// decided when it started.
+	JobPer v1beta1.JobPer `json:"jobPer,omitempty"`
 	// Requested Jobs have been emitted but not yet seen.
 	Requested []string `json:"requested,omitempty"`
 	// Started Jobs have been seen, without an outcome yet.

@@ -65,14 +65,14 @@ func checkResponseSize(rsp *fnv1.RunFunctionResponse, jobs, limit int) error {
 	perJob := size / jobs
 	return errors.Errorf("the response would be %d bytes (%d capture Jobs, about %d bytes each with the status, labels and names of this capture), "+
 		"more than the %d bytes Crossplane accepts from a function (gRPC's default message size limit, 4 MiB). "+
-		"About %d Pods fit (%d / %d): capture a Deployment with fewer Pods, or set the function's input.maxTargetPods to %d or less so that the limit is named before planning. "+
+		"About %d Pods fit in one Job each (%d / %d): set the function's input.jobPer to Auto or Node, so that one Job per node captures all its Pods, or capture a Deployment with fewer Pods (input.maxTargetPods %d or less names the limit before planning). "+
 		"Nothing was changed: capture Jobs that exist keep running",
 		size, jobs, perJob, limit, limit/perJob, limit, perJob, limit/perJob)
 }
 
 // jobEncoder encodes a plan's Jobs as toStruct does, but without converting
 // each whole Job. The Jobs of one plan are alike but for their name,
-// annotations, node and container environment: those are the Job's own. So
+// annotations, node and container args: those are the Job's own. So
 // the encoder converts, with toStruct, a Job's shape (the Job without its own
 // fields) once, and encodes each Job of that shape as that shape's Struct with
 // its own fields written in. The Structs of a shape's unchanged parts (its
@@ -82,8 +82,7 @@ func checkResponseSize(rsp *fnv1.RunFunctionResponse, jobs, limit int) error {
 //
 // Whether a Job is of a known shape is decided exactly, not assumed: its
 // shape is compared with each known one, field by field (equalJobs). A Job
-// that does not fit (a container env var with valueFrom, which a kept Job
-// might carry) is converted whole, as is any Job of a new shape once the
+// that does not fit is converted whole, as is any Job of a new shape once the
 // encoder knows maxJobShapes shapes.
 type jobEncoder struct {
 	shapes []*jobShape
@@ -91,13 +90,12 @@ type jobEncoder struct {
 	// containers: reused from Job to Job, copied only to keep a new shape.
 	shape      batchv1.Job
 	containers []corev1.Container
-	// envNames are the Values of env var names, the same in every Job.
-	envNames map[string]*structpb.Value
 }
 
 // maxJobShapes bounds the shapes an encoder compares a Job with. A plan has
-// one shape for the Jobs it makes, and one or a few for the Jobs it keeps
-// as they are (from an earlier jobId, or made with other settings).
+// one shape for the Jobs it makes (a few when it makes Jobs of one node's
+// Pods, by memory limit), and one or a few for the Jobs it keeps as they are
+// (from an earlier jobId, or made with other settings).
 const maxJobShapes = 8
 
 // jobShape is a Job without its own fields, and its encoding.
@@ -111,9 +109,7 @@ type jobShape struct {
 
 // encode encodes j exactly as toStruct(j) does.
 func (e *jobEncoder) encode(j *batchv1.Job) (*structpb.Struct, error) {
-	if !e.shapeOf(j) {
-		return toStruct(j)
-	}
+	e.shapeOf(j)
 	for _, s := range e.shapes {
 		if equalJobs()(unsafe.Pointer(s.job), unsafe.Pointer(&e.shape)) {
 			return e.fill(s, j), nil
@@ -136,9 +132,8 @@ func (e *jobEncoder) encode(j *batchv1.Job) (*structpb.Struct, error) {
 }
 
 // shapeOf sets e.shape to j without its own fields, nor the fields toStruct
-// leaves out; it shares everything else with j. It reports false for a Job
-// whose own fields the encoder cannot write.
-func (e *jobEncoder) shapeOf(j *batchv1.Job) bool {
+// leaves out; it shares everything else with j.
+func (e *jobEncoder) shapeOf(j *batchv1.Job) {
 	e.shape = *j
 	s := &e.shape
 	s.Name = ""
@@ -148,19 +143,13 @@ func (e *jobEncoder) shapeOf(j *batchv1.Job) bool {
 	s.Spec.Template.CreationTimestamp = metav1.Time{}
 	s.Spec.Template.Spec.NodeName = ""
 	if len(j.Spec.Template.Spec.Containers) == 0 {
-		return true
+		return
 	}
 	e.containers = append(e.containers[:0], j.Spec.Template.Spec.Containers...)
 	for i := range e.containers {
-		for _, v := range e.containers[i].Env {
-			if v.ValueFrom != nil {
-				return false
-			}
-		}
-		e.containers[i].Env = nil
+		e.containers[i].Args = nil
 	}
 	s.Spec.Template.Spec.Containers = e.containers
-	return true
 }
 
 // newJobShape encodes a shape, or returns nil if its encoding lacks a path
@@ -209,7 +198,7 @@ func (e *jobEncoder) fill(s *jobShape, j *batchv1.Job) *structpb.Struct {
 		containers := make([]structValue, len(s.containers))
 		values := make([]*structpb.Value, len(s.containers))
 		for i, c := range j.Spec.Template.Spec.Containers {
-			e.setEnv(containers[i].of(s.containers[i]), c.Env)
+			setStrings(containers[i].of(s.containers[i]), "args", c.Args)
 			values[i] = &containers[i].v
 		}
 		podSpec.Fields["containers"] = newListValue(values)
@@ -294,32 +283,19 @@ func setStringMap(s *structpb.Struct, key string, m map[string]string) {
 	s.Fields[key] = &sv.v
 }
 
-// setEnv writes env vars without valueFrom: {name, value}.
-func (e *jobEncoder) setEnv(s *structpb.Struct, env []corev1.EnvVar) {
-	if len(env) == 0 {
-		delete(s.Fields, "env")
+func setStrings(s *structpb.Struct, key string, l []string) {
+	if len(l) == 0 {
+		delete(s.Fields, key)
 		return
 	}
-	if e.envNames == nil {
-		e.envNames = make(map[string]*structpb.Value)
+	values := make([]*structpb.Value, len(l))
+	strs := make([]stringValue, len(l))
+	for i, v := range l {
+		strs[i].k.StringValue = v
+		strs[i].v.Kind = &strs[i].k
+		values[i] = &strs[i].v
 	}
-	vars := make([]structValue, len(env))
-	values := make([]*structpb.Value, len(env))
-	for i, v := range env {
-		name, ok := e.envNames[v.Name]
-		if !ok {
-			name = newStringValue(v.Name)
-			e.envNames[v.Name] = name
-		}
-		fields := make(map[string]*structpb.Value, 2)
-		fields["name"] = name
-		if v.Value != "" {
-			fields["value"] = newStringValue(v.Value)
-		}
-		vars[i].with(fields)
-		values[i] = &vars[i].v
-	}
-	s.Fields["env"] = newListValue(values)
+	s.Fields[key] = newListValue(values)
 }
 
 // equalFunc compares two values of one type, given their addresses.

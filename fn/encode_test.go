@@ -17,6 +17,8 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	sdkresource "github.com/crossplane/function-sdk-go/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -38,7 +40,8 @@ type planCase struct {
 // the planner's tricky cases: Jobs observed as the API server shows them,
 // Jobs kept as they are because the Input changed after they were made,
 // Jobs of an earlier jobId, a kept Job someone gave an env var from a
-// Secret, and a kept Job without the Pod's IP.
+// Secret, a kept Job with an env var as earlier versions made them, and
+// Jobs of one node's Pods.
 func encoderPlans(t *testing.T) []planCase {
 	t.Helper()
 	inputs := map[string]*v1beta1.Input{
@@ -47,6 +50,9 @@ func encoderPlans(t *testing.T) []planCase {
 		"hostPath":   {Output: &v1beta1.Output{Type: v1beta1.OutputHostPath, HostPath: "/var/tmp/pcap"}, TTLSecondsAfterFinished: ptr(int32(0))},
 		"pvc": {Output: &v1beta1.Output{Type: v1beta1.OutputPersistentVolumeClaim, ClaimName: "pcaps"}, Image: "busybox",
 			Resources: &corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("0.5")}}},
+		"node": {JobPer: v1beta1.JobPerNode},
+		"node-small-limit": {JobPer: v1beta1.JobPerNode,
+			Resources: &corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("40Mi")}}},
 	}
 	labelSets := []map[string]string{
 		nil,
@@ -84,8 +90,8 @@ func encoderPlans(t *testing.T) []planCase {
 			newID.Capture.Spec.JobID = "asdf"
 			out = append(out, planCase{fmt.Sprintf("%s/labels-%d/new-job-id", inName, li), newID})
 
-			// Jobs someone edited: an env var from a Secret, the Pod's IP
-			// gone, no annotations at all.
+			// Jobs someone edited: an env var from a Secret, an env var as
+			// earlier versions set, no annotations at all.
 			edited := next
 			edited.Jobs = append([]batchv1.Job(nil), next.Jobs...)
 			for i := range edited.Jobs {
@@ -96,7 +102,7 @@ func encoderPlans(t *testing.T) []planCase {
 					c.Env = append(c.Env, corev1.EnvVar{Name: "TOKEN", ValueFrom: &corev1.EnvVarSource{
 						SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}, Key: "k"}}})
 				case 2:
-					c.Env = c.Env[:2]
+					c.Env = []corev1.EnvVar{{Name: "TARGET_POD_IP", Value: "10.0.0.1"}}
 				case 3:
 					j.Annotations = map[string]string{}
 				}
@@ -247,12 +253,18 @@ func jobEdits() map[string]func(j *batchv1.Job) {
 		"template annotation": func(j *batchv1.Job) { j.Spec.Template.Annotations = map[string]string{"a": "b"} },
 		"no name":             func(j *batchv1.Job) { j.Name = "" },
 		"no node":             func(j *batchv1.Job) { j.Spec.Template.Spec.NodeName = "" },
-		"no env":              func(j *batchv1.Job) { j.Spec.Template.Spec.Containers[0].Env = nil },
-		"empty env":           func(j *batchv1.Job) { j.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{} },
-		"env without value":   func(j *batchv1.Job) { j.Spec.Template.Spec.Containers[0].Env[2].Value = "" },
-		"env name empty":      func(j *batchv1.Job) { j.Spec.Template.Spec.Containers[0].Env[0].Name = "" },
-		"empty annotations":   func(j *batchv1.Job) { j.Annotations = map[string]string{} },
-		"more annotations":    func(j *batchv1.Job) { j.Annotations = map[string]string{"a": "b", "c": ""} },
+		"no args":             func(j *batchv1.Job) { j.Spec.Template.Spec.Containers[0].Args = nil },
+		"empty args":          func(j *batchv1.Job) { j.Spec.Template.Spec.Containers[0].Args = []string{} },
+		"empty arg":           func(j *batchv1.Job) { j.Spec.Template.Spec.Containers[0].Args[0] = "" },
+		"more args": func(j *batchv1.Job) {
+			j.Spec.Template.Spec.Containers[0].Args = append(j.Spec.Template.Spec.Containers[0].Args, "b/uid-b", "c/uid-c")
+		},
+		"env": func(j *batchv1.Job) {
+			j.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "A", Value: "1"}}
+		},
+		"empty env":         func(j *batchv1.Job) { j.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{} },
+		"empty annotations": func(j *batchv1.Job) { j.Annotations = map[string]string{} },
+		"more annotations":  func(j *batchv1.Job) { j.Annotations = map[string]string{"a": "b", "c": ""} },
 		"quantity 0.5": func(j *batchv1.Job) {
 			j.Spec.Template.Spec.Containers[0].Resources.Limits = corev1.ResourceList{"cpu": resource.MustParse("0.5")}
 		},
@@ -270,9 +282,11 @@ func jobEdits() map[string]func(j *batchv1.Job) {
 		"init container env too": func(j *batchv1.Job) {
 			j.Spec.Template.Spec.InitContainers = []corev1.Container{{Name: "i", Env: []corev1.EnvVar{{Name: "A", Value: "2"}}}}
 		},
-		"status":        func(j *batchv1.Job) { j.Status.Active = 3 },
-		"created":       func(j *batchv1.Job) { j.CreationTimestamp = metav1.Unix(1, 0) },
-		"value from":    func(j *batchv1.Job) { j.Spec.Template.Spec.Containers[0].Env[0].ValueFrom = &corev1.EnvVarSource{} },
+		"status":  func(j *batchv1.Job) { j.Status.Active = 3 },
+		"created": func(j *batchv1.Job) { j.CreationTimestamp = metav1.Unix(1, 0) },
+		"value from": func(j *batchv1.Job) {
+			j.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "A", ValueFrom: &corev1.EnvVarSource{}}}
+		},
 		"uid":           func(j *batchv1.Job) { j.UID = "u" },
 		"suspend false": func(j *batchv1.Job) { j.Spec.Suspend = ptr(false) },
 		"suspend true":  func(j *batchv1.Job) { j.Spec.Suspend = ptr(true) },
@@ -347,7 +361,7 @@ func TestRunFunctionResponseTooLarge(t *testing.T) {
 		}
 		return ""
 	}
-	// 1,000 Pods with names of 63 characters fit.
+	// 1,000 Pods with names of 63 characters fit, one Job per Pod.
 	rsp, err := f.RunFunction(context.Background(), benchRequest(t, 1000))
 	if err != nil || fatal(rsp) != "" {
 		t.Fatalf("1,000 Pods: %v %s", err, fatal(rsp))
@@ -355,13 +369,23 @@ func TestRunFunctionResponseTooLarge(t *testing.T) {
 	if size := proto.Size(rsp); size > MaxResponseBytes {
 		t.Fatalf("1,000 Pods: a response of %d bytes was sent", size)
 	}
-	// 2,000 do not.
+	// 2,000 do in one Job per node (jobPer Auto chooses it).
 	rsp, err = f.RunFunction(context.Background(), benchRequest(t, 2000))
+	if err != nil || fatal(rsp) != "" {
+		t.Fatalf("2,000 Pods: %v %s", err, fatal(rsp))
+	}
+	if size := proto.Size(rsp); size > MaxResponseBytes/4 {
+		t.Errorf("2,000 Pods, one Job per node: a response of %d bytes", size)
+	}
+	// 3,000 do not fit in one Job per Pod.
+	req := benchRequest(t, 3000)
+	req.Input = sdkresource.MustStructJSON(`{"apiVersion": "packetcapture.fn.crossplane.io/v1beta1", "kind": "Input", "jobPer": "Pod"}`)
+	rsp, err = f.RunFunction(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	msg := fatal(rsp)
-	for _, want := range []string{"capture Jobs", "more than the 4194304 bytes Crossplane accepts from a function (gRPC's default message size limit, 4 MiB)", "Pods fit", "input.maxTargetPods"} {
+	for _, want := range []string{"capture Jobs", "more than the 4194304 bytes Crossplane accepts from a function (gRPC's default message size limit, 4 MiB)", "Pods fit", "input.jobPer", "input.maxTargetPods"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("fatal result %q does not say %q", msg, want)
 		}

@@ -48,6 +48,25 @@ const (
 	SecurityPrivileged SecurityMode = "Privileged"
 )
 
+// JobPer says how a capture's target Pods are shared out among capture Jobs.
+// +kubebuilder:validation:Enum=Auto;Pod;Node
+type JobPer string
+
+// The ways to cut a capture into Jobs.
+const (
+	// JobPerPod runs one Job per target Pod, named <pod>-<jobId>, as the
+	// original packet-capture-operator did.
+	JobPerPod JobPer = "Pod"
+	// JobPerNode runs one Job per node, which captures every target Pod on
+	// that node (one tcpdump each). A Deployment of thousands of Pods needs
+	// it: Crossplane takes at most 4 MiB from a function, about 1,600 Jobs.
+	JobPerNode JobPer = "Node"
+	// JobPerAuto is Pod for a capture that starts with at most maxPodJobs
+	// target Pods, and Node for a larger one. The choice is made once, when
+	// the capture starts, and kept for its whole life.
+	JobPerAuto JobPer = "Auto"
+)
+
 // Defaults used when the Input (or one of its fields) is omitted.
 const (
 	DefaultImage                   = "docker.io/nicolaka/netshoot:v0.13"
@@ -64,6 +83,8 @@ const (
 	DefaultMaxTargetPods     int32 = 5000
 	DefaultMaxDurationSecond int32 = 24 * 60 * 60
 	DefaultStatusPodLimit    int32 = 50
+	DefaultJobPer                  = JobPerAuto
+	DefaultMaxPodJobs        int32 = 1000
 )
 
 // Input configures function-packet-capture.
@@ -155,6 +176,22 @@ type Input struct {
 	// +kubebuilder:default=5000
 	// +optional
 	MaxTargetPods *int32 `json:"maxTargetPods,omitempty"`
+
+	// JobPer says how target Pods are shared out among capture Jobs: Pod
+	// (one Job per Pod), Node (one Job per node, for all its target Pods) or
+	// Auto (Pod up to maxPodJobs target Pods, else Node).
+	// +kubebuilder:default=Auto
+	// +optional
+	JobPer JobPer `json:"jobPer,omitempty"`
+
+	// MaxPodJobs is the largest capture that jobPer Auto runs with one Job per
+	// Pod. At about 2.5 KB per Job in Crossplane's response (4 MiB at most),
+	// 1,000 leaves room for long names and labels.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000
+	// +kubebuilder:default=1000
+	// +optional
+	MaxPodJobs *int32 `json:"maxPodJobs,omitempty"`
 
 	// StatusPodLimit bounds the per-Pod list written to the PacketCapture's
 	// status; counts cover the rest.

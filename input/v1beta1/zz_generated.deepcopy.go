@@ -70,6 +70,11 @@ func (in *Input) DeepCopyInto(out *Input) {
 		*out = new(int32)
 		**out = **in
 	}
+	if in.MaxPodJobs != nil {
+		in, out := &in.MaxPodJobs, &out.MaxPodJobs
+		*out = new(int32)
+		**out = **in
+	}
 	if in.StatusPodLimit != nil {
 		in, out := &in.StatusPodLimit, &out.StatusPodLimit
 		*out = new(int32)

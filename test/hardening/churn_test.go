@@ -51,9 +51,11 @@ func TestPodChurn(t *testing.T) {
 	for _, o := range []struct {
 		seed   uint64
 		follow bool
-	}{{1, false}, {2, true}, {3, false}, {4, true}} {
-		t.Run(fmt.Sprintf("seed=%d/followNewPods=%t", o.seed, o.follow), func(t *testing.T) {
+		jobPer string
+	}{{1, false, "Pod"}, {2, true, "Pod"}, {3, false, "Node"}, {4, true, "Node"}, {5, true, "Auto"}} {
+		t.Run(fmt.Sprintf("seed=%d/followNewPods=%t/jobPer=%s", o.seed, o.follow, o.jobPer), func(t *testing.T) {
 			s := newChurn(t, o.seed, o.follow)
+			s.input = mustStruct(t, obj{"apiVersion": "packetcapture.fn.crossplane.io/v1beta1", "kind": "Input", "jobPer": o.jobPer, "maxPodJobs": 6.0})
 			for range reconciles {
 				s.tick()
 				s.reconcile()
@@ -101,7 +103,8 @@ type liveJob struct {
 	ticks int    // in this phase
 	// runFor is how many ticks the capture runs.
 	runFor int
-	pod    string
+	// pods the Job captures: one, or all its node's (jobPer Node).
+	pods []string
 	// recorded: a reconcile observed the Job and wrote its status: the
 	// function has had its chance to remember the Job.
 	recorded bool
@@ -133,6 +136,7 @@ type churn struct {
 	jobs         map[string]*liveJob // by composed resource name
 	configMap    bool
 	requirements map[string]*fnv1.ResourceSelector
+	input        *structpb.Struct
 	// first is the first desired form of each Job, while its jobId is current.
 	first map[string][]byte
 	// removed holds the Jobs that existed and were removed.
@@ -296,7 +300,9 @@ func (s *churn) tick() {
 	// Capture Jobs progress, finish, expire; a few are deleted by hand.
 	for name, j := range s.jobs {
 		j.ticks++
-		podGone := !slices.ContainsFunc(s.pods, func(p corev1.Pod) bool { return p.Name == j.pod && p.DeletionTimestamp == nil })
+		podGone := slices.ContainsFunc(j.pods, func(name string) bool {
+			return !slices.ContainsFunc(s.pods, func(p corev1.Pod) bool { return p.Name == name && p.DeletionTimestamp == nil })
+		})
 		switch j.phase {
 		case "Pending":
 			if j.ticks >= 1+r.IntN(2) {
@@ -468,6 +474,7 @@ func (s *churn) reconcile() {
 	for i := 0; ; i++ {
 		req := &fnv1.RunFunctionRequest{
 			Meta:              &fnv1.RequestMeta{Tag: "churn"},
+			Input:             s.input,
 			Observed:          &fnv1.State{Composite: &fnv1.Resource{Resource: xr}, Resources: observed},
 			RequiredResources: map[string]*fnv1.Resources{},
 		}
@@ -502,7 +509,9 @@ func (s *churn) reconcile() {
 		d, ok := desired[name]
 		earlierJobID := !strings.HasSuffix(name, "-"+s.jobID)
 		if !ok && (j.phase == "Succeeded" || j.phase == "Failed") &&
-			(earlierJobID || j.pod != "" && slices.Contains(anyStrings(ledger[strings.ToLower(j.phase)]), j.pod)) {
+			(earlierJobID || len(j.pods) > 0 && !slices.ContainsFunc(j.pods, func(pod string) bool {
+				return !slices.Contains(anyStrings(ledger[strings.ToLower(j.phase)]), pod)
+			})) {
 			s.stats.released++
 			continue
 		}
@@ -621,15 +630,14 @@ func (s *churn) created(d obj) *liveJob {
 		c.(obj)["terminationMessagePath"], c.(obj)["terminationMessagePolicy"] = "/dev/termination-log", "File"
 	}
 	live["status"] = obj{}
-	var pod string
+	var pods []string
 	for _, c := range podSpec["containers"].([]any) {
-		for _, e := range c.(obj)["env"].([]any) {
-			if e.(obj)["name"] == "TARGET_POD_NAME" {
-				pod, _ = e.(obj)["value"].(string)
-			}
+		for _, a := range c.(obj)["args"].([]any) {
+			name, _, _ := strings.Cut(a.(string), "/")
+			pods = append(pods, name)
 		}
 	}
-	return &liveJob{obj: live, phase: "Pending", runFor: 2 + s.r.IntN(5), pod: pod}
+	return &liveJob{obj: live, phase: "Pending", runFor: 2 + s.r.IntN(5), pods: pods}
 }
 
 // subsetOf tells whether every field of desired has the same value in live:

@@ -157,10 +157,13 @@ func TestLoad(t *testing.T) {
 // TestScale5000Pods sends the request Crossplane sends for a Deployment of
 // 5,000 Pods (about 14 MB: Pods of ~2.8 KiB as the API server returns them)
 // to the built binary, started with its default --max-recv-message-size.
-// It must be accepted and planned. The same request to a server limited to
-// gRPC's default 4 MiB is refused: the test would notice a default that is
-// too small. The response must also fit the 4 MiB Crossplane's own client
-// accepts (it sets no limit of its own).
+// It must be accepted and planned, and the response must fit the 4 MiB
+// Crossplane's own client accepts (it sets no limit of its own): with the
+// default input.jobPer (Auto) a capture this large runs one Job per node,
+// and every capturable Pod is in exactly one Job. The same request to a
+// server limited to gRPC's default 4 MiB is refused: the test would notice a
+// default that is too small. With jobPer Pod the Jobs cannot fit: the
+// function says so in a Fatal result instead of failing the call.
 func TestScale5000Pods(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the function binary")
@@ -186,20 +189,56 @@ func TestScale5000Pods(t *testing.T) {
 	rspSize := proto.Size(rsp)
 	t.Logf("answered in %v: %d Jobs, response %.2f MiB (%d bytes per Pod, %d per Job)", time.Since(start).Round(time.Millisecond),
 		jobsOf(rsp), float64(rspSize)/(1<<20), rspSize/pods, rspSize/max(1, jobsOf(rsp)))
-	// The response always fits what Crossplane's client accepts (4 MiB): the
-	// Jobs of all Pods, or a Fatal result that names the limit and how many
-	// Pods fit, rather than a gRPC error Crossplane would show bare.
 	if rspSize > 4<<20 {
 		t.Errorf("the response is %.2f MiB: Crossplane's client refuses more than 4 MiB", float64(rspSize)/(1<<20))
 	}
 	if f := fatalResults(rsp); len(f) > 0 {
-		if !strings.Contains(f[0], "input.maxTargetPods") || !strings.Contains(f[0], "4 MiB") || jobsOf(rsp) != 0 {
-			t.Errorf("fatal results %q (and %d Jobs), want one naming the 4 MiB limit and input.maxTargetPods, and no Job", f, jobsOf(rsp))
+		t.Fatalf("fatal results %q", f)
+	}
+	// Every capturable Pod is in exactly one Job, on its node.
+	captured := map[string]string{}
+	nodes := map[string]bool{}
+	for name, r := range rsp.GetDesired().GetResources() {
+		if !strings.HasPrefix(name, "job-") {
+			continue
+		}
+		spec := r.GetResource().AsMap()["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+		node := spec["nodeName"].(string)
+		if nodes[node] {
+			t.Errorf("two Jobs on node %s", node)
+		}
+		nodes[node] = true
+		for _, a := range spec["containers"].([]any)[0].(map[string]any)["args"].([]any) {
+			pod, _, _ := strings.Cut(a.(string), "/")
+			if other, dup := captured[pod]; dup {
+				t.Errorf("Pod %s is in Jobs %s and %s", pod, other, name)
+			}
+			captured[pod] = name
+		}
+	}
+	if len(captured) != capturable(c) {
+		t.Errorf("%d Pods captured in %d Jobs, want %d", len(captured), jobsOf(rsp), capturable(c))
+	}
+	if ledger := rsp.GetDesired().GetComposite().GetResource().AsMap()["status"].(map[string]any)["ledger"].(map[string]any); ledger["jobPer"] != "Node" {
+		t.Errorf("ledger jobPer = %v, want Node", ledger["jobPer"])
+	}
+
+	t.Run("one Job per Pod is refused with the arithmetic", func(t *testing.T) {
+		podReq := proto.Clone(req).(*fnv1.RunFunctionRequest)
+		podReq.Input = mustStruct(t, obj{"apiVersion": "packetcapture.fn.crossplane.io/v1beta1", "kind": "Input", "jobPer": "Pod"})
+		rsp, err := call(context.Background(), srv.addr, podReq, creds, anySize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := fatalResults(rsp)
+		if len(f) != 1 || !strings.Contains(f[0], "4 MiB") || !strings.Contains(f[0], "input.jobPer") || jobsOf(rsp) != 0 {
+			t.Fatalf("fatal results %q (and %d Jobs), want one naming the 4 MiB limit and input.jobPer, and no Job", f, jobsOf(rsp))
+		}
+		if size := proto.Size(rsp); size > 4<<20 {
+			t.Errorf("the refusal is %d bytes", size)
 		}
 		t.Logf("refused, as it must be: %s", f[0])
-	} else if jobsOf(rsp) != capturable(c) {
-		t.Errorf("%d Jobs, want %d", jobsOf(rsp), capturable(c))
-	}
+	})
 
 	t.Run("server limited to 4 MiB refuses", func(t *testing.T) {
 		small := startServer(t, nil, "--insecure", "--max-recv-message-size=4194304")

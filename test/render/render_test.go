@@ -123,20 +123,33 @@ func ofKind(objs []*unstructured.Unstructured, kind string) []*unstructured.Unst
 	return out
 }
 
-// targetPod is the Pod a rendered capture Job captures, from its env.
-func targetPod(t *testing.T, job *unstructured.Unstructured) string {
+// targetPods are the Pods a rendered capture Job captures, from its args
+// (<pod>/<uid> each).
+func targetPods(t *testing.T, job *unstructured.Unstructured) []string {
 	t.Helper()
 	containers, _, _ := unstructured.NestedSlice(job.Object, "spec", "template", "spec", "containers")
+	var pods []string
 	for _, c := range containers {
-		env, _, _ := unstructured.NestedSlice(c.(map[string]any), "env")
-		for _, e := range env {
-			if e.(map[string]any)["name"] == "TARGET_POD_NAME" {
-				return e.(map[string]any)["value"].(string)
-			}
+		args, _, _ := unstructured.NestedStringSlice(c.(map[string]any), "args")
+		for _, a := range args {
+			name, _, _ := strings.Cut(a, "/")
+			pods = append(pods, name)
 		}
 	}
-	t.Fatalf("Job %s names no target Pod", job.GetName())
-	return ""
+	if len(pods) == 0 {
+		t.Fatalf("Job %s names no target Pod", job.GetName())
+	}
+	return pods
+}
+
+// targetPod is the one Pod a capture Job of jobPer Pod captures.
+func targetPod(t *testing.T, job *unstructured.Unstructured) string {
+	t.Helper()
+	pods := targetPods(t, job)
+	if len(pods) != 1 {
+		t.Fatalf("Job %s captures %d Pods, want one", job.GetName(), len(pods))
+	}
+	return pods[0]
 }
 
 func TestRenderExample(t *testing.T) {
@@ -155,7 +168,7 @@ func TestRenderExample(t *testing.T) {
 		if want := targetPod(t, j) + "-qwer"; j.GetName() != want {
 			t.Errorf("Job named %q, want {{podName}}-{{jobId}} = %q", j.GetName(), want)
 		}
-		for _, labels := range []map[string]string{j.GetLabels(), nestedLabels(j, "spec", "template", "metadata", "labels")} {
+		for _, labels := range []map[string]string{j.GetLabels()} {
 			if labels["app.kubernetes.io/instance"] != "packet-capture-openshift-gitops-openshift-gitops-server" {
 				t.Errorf("Job %s: labels %v lack the XR's app.kubernetes.io/instance", j.GetName(), labels)
 			}
