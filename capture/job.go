@@ -107,7 +107,7 @@ func retentionSeconds(s settings) int32 {
 // that captures targets, all on one node, annotated with its template hash.
 func jobMaker(pc PacketCapture, s settings, cmName string) func(name string, targets []target) *batchv1.Job {
 	// The labels are the same on every Job: made valid once, copied to each.
-	labels := objectLabels(pc)
+	labels, podLabels := objectLabels(pc), podTemplateLabels(pc)
 	// One hasher per memory limit: Jobs of one limit differ only in their
 	// own values (see jobHasher).
 	hashers := make(map[int64]*jobHasher)
@@ -122,7 +122,7 @@ func jobMaker(pc PacketCapture, s settings, cmName string) func(name string, tar
 		}
 		memory := s.memoryLimitFor(len(targets))
 		build := func(name, node string, args []string) *batchv1.Job {
-			return captureJob(pc, s, cmName, jobValues{name: name, node: node, args: args}, memory, maps.Clone(labels))
+			return captureJob(pc, s, cmName, jobValues{name: name, node: node, args: args}, memory, maps.Clone(labels), maps.Clone(podLabels))
 		}
 		key := memory.Value()
 		h, ok := hashers[key]
@@ -145,10 +145,10 @@ type jobValues struct {
 }
 
 // captureJob is the Job that captures the target Pods named by v.args on
-// v.node, without annotations, labelled with labels. It is built only from
-// its arguments, in a fixed order, so the same arguments give the same Job
-// byte for byte.
-func captureJob(pc PacketCapture, s settings, cmName string, v jobValues, memoryLimit resource.Quantity, labels map[string]string) *batchv1.Job {
+// v.node, without annotations, labelled with labels and its pod template
+// with podLabels. It is built only from its arguments, in a fixed order, so
+// the same arguments give the same Job byte for byte.
+func captureJob(pc PacketCapture, s settings, cmName string, v jobValues, memoryLimit resource.Quantity, labels, podLabels map[string]string) *batchv1.Job {
 	resources := *s.resources.DeepCopy()
 	if !memoryLimit.IsZero() {
 		if resources.Limits == nil {
@@ -179,10 +179,6 @@ func captureJob(pc PacketCapture, s settings, cmName string, v jobValues, memory
 		}
 	}
 
-	// The pod template carries no labels: the Job controller labels its Pods
-	// with the Job's name (batch.kubernetes.io/job-name), which is how a user
-	// finds them, and every label here would be repeated in every Job of a
-	// response Crossplane caps at 4 MiB.
 	job := &batchv1.Job{
 		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
 		ObjectMeta: metav1.ObjectMeta{
@@ -203,6 +199,7 @@ func captureJob(pc PacketCapture, s settings, cmName string, v jobValues, memory
 				},
 			}}},
 			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
 				Spec: corev1.PodSpec{
 					// nodeName bypasses the scheduler: the capture must run on
 					// this node even when it is cordoned or full.
@@ -279,6 +276,21 @@ func defaultResources() corev1.ResourceRequirements {
 func objectLabels(pc PacketCapture) map[string]string {
 	l := propagatedLabels(pc.Labels)
 	l[LabelCapture] = LabelValue(pc.Name)
+	return l
+}
+
+// podTemplateLabels go on the capture Pods: the capture's name, so that
+// `kubectl get pods -l packetcapture.fn.crossplane.io/capture=<name>` finds
+// all of them to copy the files out, and app.kubernetes.io/instance, which
+// the old operator's users select by. Only these two: every label here is
+// repeated in every Job of a response Crossplane caps at 4 MiB.
+func podTemplateLabels(pc PacketCapture) map[string]string {
+	l := objectLabels(pc)
+	for k := range l {
+		if k != LabelCapture && k != "app.kubernetes.io/instance" {
+			delete(l, k)
+		}
+	}
 	return l
 }
 

@@ -550,8 +550,10 @@ func retrieveHint(pc PacketCapture, s settings) string {
 	case v1beta1.OutputPersistentVolumeClaim:
 		return fmt.Sprintf("files are in PersistentVolumeClaim %s/%s; mount it in a Pod to copy them out", pc.Namespace, s.output.ClaimName)
 	default:
-		return fmt.Sprintf("within %ds of a capture's end: kubectl -n %s cp $(kubectl -n %s get pod -l batch.kubernetes.io/job-name=<job> -o name | cut -d/ -f2):%s ./pcap",
-			*s.output.RetentionSeconds, pc.Namespace, pc.Namespace, OutputMountPath)
+		// Every capture Pod of this capture, whether it captured one Pod or a
+		// node's; ready ones have closed their files.
+		return fmt.Sprintf("within %ds of a capture's end, copy each capture Pod's %s: for p in $(kubectl -n %s get pod -l %s=%s -o name); do kubectl -n %s cp ${p#pod/}:%s ./pcap/${p#pod/}; done",
+			*s.output.RetentionSeconds, OutputMountPath, pc.Namespace, LabelCapture, LabelValue(pc.Name), pc.Namespace, OutputMountPath)
 	}
 }
 

@@ -570,8 +570,9 @@ func TestPlanJobShape(t *testing.T) {
 	if diff := cmp.Diff(withCapture, j.Labels); diff != "" {
 		t.Errorf("Job labels: -want, +got:\n%s", diff)
 	}
-	if len(j.Spec.Template.Labels) != 0 {
-		t.Errorf("pod template labels %v, want none: the Job controller labels its Pods, and each label costs bytes in every Job", j.Spec.Template.Labels)
+	podLabels := map[string]string{"app.kubernetes.io/instance": "packet-capture-shop-web", LabelCapture: "capture-web"}
+	if diff := cmp.Diff(podLabels, j.Spec.Template.Labels); diff != "" {
+		t.Errorf("pod template labels (only the instance and the capture: each costs bytes in every Job): -want, +got:\n%s", diff)
 	}
 	spec := j.Spec.Template.Spec
 	checks := []struct {
