@@ -13,10 +13,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc"
@@ -311,4 +313,65 @@ func writeFile(t *testing.T, path string, b []byte) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestRender5000Pods renders a Deployment of 5,000 Pods through the real
+// crossplane render, whose gRPC client accepts at most 4 MiB from the
+// function. With the default input.jobPer (Auto) the capture runs one Job
+// per node: every capturable Pod is in exactly one Job, on its own node, and
+// no message is too large on the way.
+func TestRender5000Pods(t *testing.T) {
+	if testing.Short() {
+		t.Skip("renders 5,000 Pods")
+	}
+	addr := serve(t)
+	dir := t.TempDir()
+	c := clustergen.Generate(5000, clustergen.Options{Pods: 5000, Others: 3})
+	list, err := c.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stream bytes.Buffer
+	if err := liststream.Expand(bytes.NewReader(mustYAML(t, list)), &stream); err != nil {
+		t.Fatal(err)
+	}
+	required := filepath.Join(dir, "required.yaml")
+	xr := filepath.Join(dir, "xr.yaml")
+	writeFile(t, required, stream.Bytes())
+	writeFile(t, xr, mustYAML(t, map[string]any{
+		"apiVersion": "monitoring.openshift.tpg/v1alpha1", "kind": "PacketCapture",
+		"metadata": map[string]any{"name": "capture", "namespace": "pcap", "labels": map[string]any{"app.kubernetes.io/instance": "capture-" + c.Namespace}},
+		"spec":     map[string]any{"jobId": "big1", "targetNamespace": c.Namespace, "targetDeployment": c.Target.Name, "duration": "30"},
+	}))
+	start := time.Now()
+	objs := render(t, addr, xr, filepath.Join(root(t), "example", "composition.yaml"), required)
+	t.Logf("rendered %d Pods (%.1f MB of required resources) in %v", len(c.Pods), float64(stream.Len())/1e6, time.Since(start).Round(time.Millisecond))
+
+	jobOfPod := map[string]string{}
+	nodeOfPod := map[string]string{}
+	for _, p := range c.Pods {
+		nodeOfPod[p.Name] = p.Spec.NodeName
+	}
+	jobs := ofKind(objs, "Job")
+	for _, j := range jobs {
+		node, _, _ := unstructured.NestedString(j.Object, "spec", "template", "spec", "nodeName")
+		for _, pod := range targetPods(t, j) {
+			if other, dup := jobOfPod[pod]; dup {
+				t.Errorf("Pod %s is in Jobs %s and %s", pod, other, j.GetName())
+			}
+			jobOfPod[pod] = j.GetName()
+			if nodeOfPod[pod] != node {
+				t.Errorf("Job %s on node %s captures Pod %s of node %s", j.GetName(), node, pod, nodeOfPod[pod])
+			}
+		}
+	}
+	got := make([]string, 0, len(jobOfPod))
+	for pod := range jobOfPod {
+		got = append(got, pod)
+	}
+	sort.Strings(got)
+	if diff := cmp.Diff(slices.Compact(slices.Clone(c.Want)), got); diff != "" {
+		t.Errorf("captured Pods: -want, +got:\n%s", diff)
+	}
+	t.Logf("%d Pods captured by %d Jobs, one per node", len(got), len(jobs))
 }
