@@ -19,7 +19,12 @@ import (
 
 // fileName is <namespace>_<pod>_<jobId>_<UTC start>.pcap, with tcpdump's
 // rotation number after it.
-var fileName = regexp.MustCompile(`^` + regexp.QuoteMeta(targetNamespace+"_"+targetPod+"_"+testJobID+"_") + `(\d{8}T\d{6}Z)\.pcap(\d*)$`)
+var fileName = fileNameOf(targetPod)
+
+// fileNameOf matches the names of the files of the target Pod pod.
+func fileNameOf(pod string) *regexp.Regexp {
+	return regexp.MustCompile(`^` + regexp.QuoteMeta(targetNamespace+"_"+pod+"_"+testJobID+"_") + `(\d{8}T\d{6}Z)\.pcap(\d*)$`)
+}
 
 // TestCaptureAsRendered runs the capture the planner renders against a Pod
 // found through its cgroup v1 path in the real /proc, sends it a numbered
@@ -175,6 +180,12 @@ func checkSummary(t *testing.T, res result, packets int) {
 	}
 	if _, err := strconv.Atoi(f["dropped"]); err != nil {
 		t.Errorf("summary dropped=%q is not a number", f["dropped"])
+	}
+	if f["failed"] != "0" {
+		t.Errorf("summary failed=%q, want 0", f["failed"])
+	}
+	if n, err := strconv.Atoi(f["targets"]); err != nil || n < 1 {
+		t.Errorf("summary targets=%q, want the number of target Pods", f["targets"])
 	}
 	if strings.Join(res.summary.lines, "\n") != strings.Join(res.files, "\n") {
 		t.Errorf("summary lists %q, the files are %q", res.summary.lines, res.files)
@@ -395,12 +406,21 @@ func TestPodNotFound(t *testing.T) {
 	if got := res.summary.fields["status"]; got != "pod-not-found" {
 		t.Errorf("summary status %q, want pod-not-found: %v", got, res)
 	}
-	msg := strings.Join(res.summary.lines, "\n")
+	if f := res.summary.fields; f["targets"] != "1" || f["failed"] != "1" || f["files"] != "0" {
+		t.Errorf("summary targets=%s failed=%s files=%s, want 1, 1 and 0: %v", f["targets"], f["failed"], f["files"], res)
+	}
+	if len(res.summary.lines) != 1 || !strings.HasPrefix(res.summary.lines[0], targetPod+": pod-not-found: ") {
+		t.Fatalf("summary lines %q, want one %q", res.summary.lines, targetPod+": pod-not-found: ...")
+	}
+	msg := res.summary.lines[0]
 	// The Job names only the Pod; its node is the one the Job runs on.
-	for _, want := range []string{uid, targetNamespace + "/" + targetPod, "gone", "this node"} {
+	for _, want := range []string{uid, "gone", "this node"} {
 		if !strings.Contains(msg, want) || !strings.Contains(res.stderr, want) {
 			t.Errorf("message does not mention %q:\n%v", want, res)
 		}
+	}
+	if !strings.Contains(res.stderr, targetNamespace+"/"+targetPod) {
+		t.Errorf("stderr does not name %s/%s:\n%v", targetNamespace, targetPod, res)
 	}
 	if len(res.files) != 0 {
 		t.Errorf("files %v were left", res.files)
@@ -415,10 +435,12 @@ func TestPodNotFound(t *testing.T) {
 // refused with exit 2 and a message that names the setting.
 func TestBadSettings(t *testing.T) {
 	requireTools(t)
+	uid := newUID()
 	cases := []struct {
 		name string
 		data map[string]string
-		env  map[string]string
+		// args replace the rendered ones when set.
+		args []string
 		want string
 	}{
 		{name: "duration with a unit", data: map[string]string{"duration-seconds": "3s"}, want: "duration-seconds"},
@@ -428,20 +450,36 @@ func TestBadSettings(t *testing.T) {
 		{name: "negative snaplen", data: map[string]string{"snaplen": "-1"}, want: "snaplen"},
 		{name: "huge max-files", data: map[string]string{"max-files": "99999999999"}, want: "max-files"},
 		{name: "relative proc root", data: map[string]string{"proc-root": "proc"}, want: "proc-root"},
-		{name: "no pod uid", env: map[string]string{capture.EnvPodUID: ""}, want: capture.EnvPodUID},
-		{name: "pod uid with a glob", env: map[string]string{capture.EnvPodUID: "*"}, want: capture.EnvPodUID},
-		{name: "no pod name", env: map[string]string{capture.EnvPodName: ""}, want: capture.EnvPodName},
+		{name: "no arguments", args: []string{}, want: "arguments: none"},
+		{name: "no slash", args: []string{targetPod}, want: `argument 1 "` + targetPod + `"`},
+		{name: "no pod uid", args: []string{targetPod + "/"}, want: "argument 1 "},
+		{name: "pod uid with a glob", args: []string{targetPod + "/*"}, want: `"*" is not a Pod uid`},
+		{name: "pod uid too short", args: []string{targetPod + "/abc"}, want: `"abc" is not a Pod uid`},
+		{name: "pod uid too long", args: []string{targetPod + "/" + strings.Repeat("a", 65)}, want: "is not a Pod uid"},
+		{name: "pod uid with a slash", args: []string{targetPod + "/" + uid + "/x"}, want: "is not a Pod uid"},
+		{name: "pod uid like an option", args: []string{targetPod + "/-" + uid}, want: "is not a Pod uid"},
+		{name: "no pod name", args: []string{"/" + uid}, want: `"" is not a Pod name`},
+		{name: "upper-case pod name", args: []string{"Web/" + uid}, want: `"Web" is not a Pod name`},
+		{name: "pod name with a space", args: []string{"web x/" + uid}, want: `"web x" is not a Pod name`},
+		{name: "pod name like an option", args: []string{"-web/" + uid}, want: `"-web" is not a Pod name`},
+		{name: "hidden pod name", args: []string{".web/" + uid}, want: `".web" is not a Pod name`},
+		{name: "pod name too long", args: []string{strings.Repeat("a", 254) + "/" + uid}, want: "longer than 253"},
+		{name: "second argument bad", args: []string{"web-a/" + uid, "web b/" + newUID()}, want: `argument 2 "web b/`},
+		{name: "pod named twice", args: []string{"web-a/" + uid, "web-a/" + newUID()}, want: "argument 2"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := render(t, &node{uid: newUID()}, spec{duration: "5"})
-			res := startCapture(t, r, options{data: tc.data, env: tc.env}).wait(t, 10*time.Second)
+			r := render(t, &node{uid: uid}, spec{duration: "5"})
+			res := startCapture(t, r, options{data: tc.data, args: tc.args, replaceArgs: tc.args != nil}).wait(t, 10*time.Second)
 			if res.exit != capture.ExitBadSettings {
 				t.Fatalf("exit %d, want %d: %v", res.exit, capture.ExitBadSettings, res)
 			}
 			if res.summary.fields["status"] != "bad-settings" || !strings.Contains(res.termLog, tc.want) || !strings.Contains(res.stderr, tc.want) {
 				t.Errorf("the message does not name %s: %v", tc.want, res)
+			}
+			if len(res.files) != 0 {
+				t.Errorf("files %v were left", res.files)
 			}
 		})
 	}
@@ -466,9 +504,11 @@ var injections = []string{
 }
 
 // TestInjection puts shell-injection payloads where user input reaches the
-// script: the filter, the Pod's name and namespace, the jobId and the uid.
-// A payload may make the capture fail, but nothing may execute, and every
-// file must stay inside the output directory.
+// script: the filter, the namespace, the jobId and the node name (captured
+// with sanitized file names), and a Pod's name and uid in the arguments
+// (refused with exit 2, also as the second argument). A payload may make the
+// capture fail, but nothing may execute, and every file must stay inside the
+// output directory.
 func TestInjection(t *testing.T) {
 	n := newNode(t)
 	_ = n.newPeer(t)
@@ -515,19 +555,36 @@ func TestInjection(t *testing.T) {
 			t.Parallel()
 			r := render(t, n, spec{duration: "1", filter: testFilter})
 			res := startCapture(t, r, options{
-				data: map[string]string{"job-id": payload},
-				env:  map[string]string{capture.EnvPodName: payload, "TARGET_POD_NAMESPACE": payload, "TARGET_NODE_NAME": payload, capture.EnvPodIP: payload},
+				data: map[string]string{"job-id": payload, "target-namespace": payload},
+				env:  map[string]string{"TARGET_NODE_NAME": payload},
 			}).wait(t, 10*time.Second)
 			check(t, res, 0)
 			if len(res.files) != 1 {
 				t.Errorf("payload %q: files %v, want 1", payload, res.files)
 			}
 		})
+		t.Run(fmt.Sprintf("%02d/pod-name", i), func(t *testing.T) {
+			t.Parallel()
+			r := render(t, n, spec{duration: "1"})
+			args := []string{payload + "/" + n.uid}
+			if i%2 == 1 { // behind a valid argument
+				args = []string{targetPod + "/" + n.uid, payload + "/" + newUID()}
+			}
+			res := startCapture(t, r, options{args: args, replaceArgs: true}).wait(t, 10*time.Second)
+			check(t, res, capture.ExitBadSettings)
+		})
 		t.Run(fmt.Sprintf("%02d/uid", i), func(t *testing.T) {
 			t.Parallel()
 			r := render(t, n, spec{duration: "1"})
-			res := startCapture(t, r, options{env: map[string]string{capture.EnvPodUID: payload}}).wait(t, 10*time.Second)
+			args := []string{targetPod + "/" + payload}
+			if i%2 == 1 {
+				args = []string{targetPod + "/" + n.uid, "web-b/" + payload}
+			}
+			res := startCapture(t, r, options{args: args, replaceArgs: true}).wait(t, 10*time.Second)
 			check(t, res, capture.ExitBadSettings)
+			if len(res.files) != 0 {
+				t.Errorf("payload %q: files %v were left", payload, res.files)
+			}
 		})
 	}
 }
@@ -656,11 +713,10 @@ func TestSummaryFitsTerminationLog(t *testing.T) {
 	uid := newUID()
 	fakeProc(t, root, "1", "app", "0::/kubepods/pod"+uid+"/"+randomHex(64)+"\n", "/proc/self/ns/net")
 	long := strings.Repeat("a", 200)
-	r := render(t, &node{uid: uid}, spec{duration: "1"})
+	r := render(t, &node{}, spec{duration: "1", pods: []targetPodSpec{{name: long, uid: uid}}})
 	res := startCapture(t, r, options{
 		pathPrefix: bin,
 		data:       map[string]string{"proc-root": root},
-		env:        map[string]string{capture.EnvPodName: long},
 	}).wait(t, 10*time.Second)
 	if res.exit != 0 {
 		t.Fatalf("capture failed: %v", res)

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -37,6 +38,10 @@ type options struct {
 	data map[string]string
 	// env overrides environment variables of the rendered container.
 	env map[string]string
+	// args replace the rendered container's args when replaceArgs is set:
+	// target Pods the planner would never render.
+	args        []string
+	replaceArgs bool
 	// pathPrefix goes before the image's PATH, to put stand-ins first.
 	pathPrefix string
 }
@@ -190,7 +195,11 @@ func startCapture(t *testing.T, r rendered, o options) *capRun {
 	argv = append(argv, "--")
 	argv = append(argv, securityArgv(t, c)...)
 	argv = append(argv, c.Command...)
-	argv = append(argv, c.Args...)
+	if o.replaceArgs {
+		argv = append(argv, o.args...)
+	} else {
+		argv = append(argv, c.Args...)
+	}
 
 	run.cmd = exec.Command(argv[0], argv[1:]...)
 	run.cmd.Env = env
@@ -495,7 +504,61 @@ func (c *capRun) wait(t *testing.T, timeout time.Duration) result {
 		r.termLog = string(b)
 	}
 	r.summary = parseSummary(r.termLog)
+	// The script waits for its tcpdumps: none may outlive it.
+	for _, p := range groupProcs(c.cmd.Process.Pid) {
+		if p.comm == "tcpdump" || p.comm == "nsenter" {
+			t.Errorf("%s (pid %d) still runs after the script ended", p.comm, p.pid)
+			_ = syscall.Kill(p.pid, syscall.SIGKILL)
+		}
+	}
 	return r
+}
+
+// proc is a process of a capture's process group.
+type proc struct {
+	pid  int
+	comm string
+	// rssKiB is VmRSS, hwmKiB VmHWM (the peak), anonKiB RssAnon.
+	rssKiB, hwmKiB, anonKiB int
+}
+
+// groupProcs lists the processes of process group pgid (the capture
+// script's: the harness starts it as a group leader).
+func groupProcs(pgid int) []proc {
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var procs []proc
+	for _, f := range dirs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...
+		open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+		if open < 0 || end < open {
+			continue
+		}
+		fields := strings.Fields(string(b[end+1:]))
+		if len(fields) < 3 || fields[2] != strconv.Itoa(pgid) || fields[0] == "Z" {
+			continue
+		}
+		p := proc{comm: string(b[open+1 : end])}
+		p.pid, _ = strconv.Atoi(strings.TrimSpace(string(b[:open])))
+		status, _ := os.ReadFile(filepath.Join(filepath.Dir(f), "status"))
+		for _, line := range strings.Split(string(status), "\n") {
+			k, v, _ := strings.Cut(line, ":")
+			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			switch k {
+			case "VmRSS":
+				p.rssKiB = n
+			case "VmHWM":
+				p.hwmKiB = n
+			case "RssAnon":
+				p.anonKiB = n
+			}
+		}
+		procs = append(procs, p)
+	}
+	return procs
 }
 
 // captureFiles lists the files in dir that are not hidden markers.

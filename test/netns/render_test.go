@@ -1,6 +1,8 @@
 package netns
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -33,6 +35,14 @@ type spec struct {
 	security      v1beta1.SecurityMode
 	// uid of the target Pod; the node's by default.
 	uid string
+	// pods, when set, are the target Pods instead (all on targetNode),
+	// captured by one Job per node: the Job gets one argument per Pod.
+	pods []targetPodSpec
+}
+
+// targetPodSpec is one target Pod of a node-mode capture.
+type targetPodSpec struct {
+	name, uid string
 }
 
 // rendered is one capture Job as the planner rendered it, with the
@@ -59,11 +69,20 @@ func (r rendered) container(t *testing.T) *corev1.Container {
 
 // render plans a PacketCapture of a one-Pod Deployment whose Pod has the
 // node's uid (or the spec's), and returns its ConfigMap and its only Job.
+// With s.pods it plans a Deployment of those Pods, all on one node, with
+// one Job per node (input.jobPer Node), and returns that Job.
 func render(t *testing.T, n *node, s spec) rendered {
 	t.Helper()
-	uid := s.uid
-	if uid == "" {
-		uid = n.uid
+	pods := s.pods
+	jobPer := v1beta1.JobPerPod
+	if len(pods) > 0 {
+		jobPer = v1beta1.JobPerNode
+	} else {
+		uid := s.uid
+		if uid == "" {
+			uid = n.uid
+		}
+		pods = []targetPodSpec{{name: targetPod, uid: uid}}
 	}
 	ptr := func(v int32) *int32 { return &v }
 	deployUID, rsUID := types.UID(newUID()), types.UID(newUID())
@@ -76,13 +95,16 @@ func render(t *testing.T, n *node, s spec) rendered {
 		Name: "web-5d8f7c9b4", Namespace: targetNamespace, UID: rsUID, Labels: labels,
 		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: targetDeployment, UID: deployUID, Controller: ptrBool(true)}},
 	}}
-	pod := corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: targetPod, Namespace: targetNamespace, UID: types.UID(uid), Labels: labels,
-			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rsUID, Controller: ptrBool(true)}},
-		},
-		Spec:   corev1.PodSpec{NodeName: targetNode},
-		Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: podIP},
+	var objs []corev1.Pod
+	for _, p := range pods {
+		objs = append(objs, corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{
+				Name: p.name, Namespace: targetNamespace, UID: types.UID(p.uid), Labels: labels,
+				OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rsUID, Controller: ptrBool(true)}},
+			},
+			Spec:   corev1.PodSpec{NodeName: targetNode},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: podIP},
+		})
 	}
 	security := s.security
 	if security == "" {
@@ -104,11 +126,12 @@ func render(t *testing.T, n *node, s spec) rendered {
 		},
 		Settings: &v1beta1.Input{
 			SecurityMode: security,
+			JobPer:       jobPer,
 			Output:       &v1beta1.Output{Type: v1beta1.OutputPod, RetentionSeconds: ptr(s.retention)},
 		},
 		Deployment:  deploy,
 		ReplicaSets: []appsv1.ReplicaSet{rs},
-		Pods:        []corev1.Pod{pod},
+		Pods:        objs,
 	})
 	if err != nil {
 		t.Fatalf("capture.Plan: %v", err)
@@ -122,6 +145,16 @@ func render(t *testing.T, n *node, s spec) rendered {
 	}
 	if got := r.pod().NodeName; got != targetNode {
 		t.Fatalf("rendered Job runs on node %q, want the target's %q", got, targetNode)
+	}
+	// One argument <pod>/<uid> per target Pod, sorted by Pod name.
+	sorted := slices.Clone(pods)
+	slices.SortFunc(sorted, func(a, b targetPodSpec) int { return strings.Compare(a.name, b.name) })
+	want := make([]string, len(sorted))
+	for i, p := range sorted {
+		want[i] = p.name + "/" + p.uid
+	}
+	if got := r.container(t).Args; !slices.Equal(got, want) {
+		t.Fatalf("rendered args %q, want %q", got, want)
 	}
 	return r
 }
