@@ -156,6 +156,7 @@ func TestEndToEnd(t *testing.T) {
 
 	h.namespacedXR()
 	h.legacyClaim()
+	h.nodeJobs()
 }
 
 // targets are the example Deployment's Pods as the harness arranged them.
