@@ -16,25 +16,53 @@ import (
 
 // BenchmarkKRM runs the KRM function on an export of a Deployment of 1,000
 // and 10,000 running Pods (each a realistic Pod as kubectl prints it, about
-// 90 lines) beside two kyaml baselines:
-//   - passthrough reads the ResourceList and writes it back unchanged;
+// 90 lines, in one v1 List, spread over 50 nodes) beside kyaml baselines:
+//   - passthrough reads the ResourceList and writes it back unchanged, with
+//     kyaml's framework.Execute;
 //   - echo reads it and writes the function's output (the same items plus
-//     the ConfigMap and the 1,000 or 10,000 Jobs, made in advance), as the
-//     Crossplane adapter's benchmark decodes a request and encodes an equal
-//     response.
+//     the ConfigMap and the Jobs, made in advance) with framework.Execute, as
+//     the Crossplane adapter's benchmark decodes a request and encodes an
+//     equal response;
+//   - krm is the function: Run.
 //
-// krm/echo is the function's own cost: decoding, planning, encoding the plan.
-// krm/passthrough also counts writing the Jobs, which are about as large as
-// the Pods, so it is bound by the output being twice the input.
+// Each size runs as it does by default (input.jobPer Auto): 1,000 Pods get
+// one Job per Pod, output about twice the input; 10,000 Pods get one Job per
+// node, 50 Jobs. pods=10000,jobPer=Pod forces one Job per Pod at 10,000
+// Pods, 10,000 Jobs, to show what that costs.
+//
+// Run writes its output item by item with an item encoder (write.go,
+// encode.go): objects of one shape (the Jobs, the Pods of the List) are
+// written from a template of their bytes, and a List entry by entry. kyaml's
+// writer encodes the whole ResourceList as one YAML document, which costs
+// more than reading it; so krm can be faster than passthrough, and its own
+// cost is what it takes beyond a read (decoding, planning, building the Jobs'
+// nodes). read, kyaml reading the ResourceList alone, shows that floor.
 //
 // Each also reports cpu-ms/op, the process's user and system CPU time (GC
 // included) per run, steadier than wall time on a shared machine.
 //
-//	go test ./krm -run '^$' -bench . -benchmem
+//	go test ./krm -run '^$' -bench BenchmarkKRM -benchmem
 func BenchmarkKRM(b *testing.B) {
-	for _, pods := range []int{1000, 10000} {
-		in := benchInput(pods)
-		b.Run(fmt.Sprintf("pods=%d/passthrough", pods), func(b *testing.B) {
+	for _, c := range []struct {
+		pods   int
+		jobPer string
+	}{{1000, ""}, {10000, ""}, {10000, "Pod"}} {
+		in := benchInput(c.pods, c.jobPer)
+		name := fmt.Sprintf("pods=%d", c.pods)
+		if c.jobPer != "" {
+			name += ",jobPer=" + c.jobPer
+		}
+		b.Run(name+"/read", func(b *testing.B) {
+			b.SetBytes(int64(len(in)))
+			defer reportCPU(b)()
+			for b.Loop() {
+				rw := &kio.ByteReadWriter{Reader: bytes.NewReader(in), KeepReaderAnnotations: true}
+				if _, err := rw.Read(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/passthrough", func(b *testing.B) {
 			b.SetBytes(int64(len(in)))
 			defer reportCPU(b)()
 			for b.Loop() {
@@ -44,7 +72,7 @@ func BenchmarkKRM(b *testing.B) {
 				}
 			}
 		})
-		b.Run(fmt.Sprintf("pods=%d/echo", pods), func(b *testing.B) {
+		b.Run(name+"/echo", func(b *testing.B) {
 			generated, results := benchOutput(b, in)
 			b.SetBytes(int64(len(in)))
 			b.ResetTimer()
@@ -63,7 +91,7 @@ func BenchmarkKRM(b *testing.B) {
 				}
 			}
 		})
-		b.Run(fmt.Sprintf("pods=%d/krm", pods), func(b *testing.B) {
+		b.Run(name+"/krm", func(b *testing.B) {
 			b.SetBytes(int64(len(in)))
 			var out bytes.Buffer
 			defer reportCPU(b)()
@@ -73,8 +101,12 @@ func BenchmarkKRM(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			if n := strings.Count(out.String(), "\n  kind: Job\n"); n != pods {
-				b.Fatalf("%d Jobs for %d Pods", n, pods)
+			want := c.pods
+			if c.jobPer == "" && c.pods > 1000 {
+				want = benchNodes
+			}
+			if n := strings.Count(out.String(), "\n  kind: Job\n"); n != want {
+				b.Fatalf("%d Jobs for %d Pods, want %d", n, c.pods, want)
 			}
 		})
 	}
@@ -123,10 +155,17 @@ func benchOutput(b *testing.B, in []byte) ([]*yaml.RNode, framework.Results) {
 	return generated, results
 }
 
+// benchNodes is the number of nodes benchInput's Pods are spread over.
+const benchNodes = 50
+
 // benchInput is a ResourceList as kpt sends it: the PacketCapture, the Input
-// and a v1 List of the Deployment, its ReplicaSet and its Pods, spread over
-// 50 nodes.
-func benchInput(pods int) []byte {
+// (with jobPer, unless empty) and a v1 List of the Deployment, its
+// ReplicaSet and its Pods, spread over benchNodes nodes.
+func benchInput(pods int, jobPer string) []byte {
+	jobPerLine := ""
+	if jobPer != "" {
+		jobPerLine = "  jobPer: " + jobPer + "\n"
+	}
 	var s strings.Builder
 	s.WriteString(`apiVersion: config.kubernetes.io/v1
 kind: ResourceList
@@ -136,7 +175,7 @@ functionConfig:
   metadata:
     name: settings
   maxTargetPods: 10000
-items:
+` + jobPerLine + `items:
 - apiVersion: monitoring.openshift.tpg/v1alpha1
   kind: PacketCapture
   metadata:
@@ -300,7 +339,7 @@ items:
         state:
           running:
             startedAt: "2026-11-20T13:02:18Z"
-`, name, ip, i, i%50)
+`, name, ip, i, i%benchNodes)
 	}
 	return []byte(s.String())
 }
