@@ -17,10 +17,12 @@ import (
 // results, is written all the same.
 //
 // It is framework.Execute with one change: a ResourceList is written item by
-// item. kyaml's writer encodes the whole ResourceList as one YAML document,
-// and the YAML encoder keeps every event of a document until its end: for
-// the Jobs of 10,000 Pods that is gigabytes, and most of the run time. The
-// bytes are the same (TestRunIsExecute).
+// item, with an itemEncoder. kyaml's writer encodes the whole ResourceList as
+// one YAML document, and the YAML encoder keeps every event of a document
+// until its end: for the Jobs of 10,000 Pods that is gigabytes, and most of
+// the run time. The item encoder writes a List entry by entry and objects
+// of a shape it knows from a template. The bytes are the same
+// (TestRunIsExecute, TestRunIsExecuteGenerated, TestItemEncoderIsEncoder).
 func Run(r io.Reader, w io.Writer) error {
 	rw := &kio.ByteReadWriter{Reader: r, KeepReaderAnnotations: true}
 	items, err := rw.Read()
