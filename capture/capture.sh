@@ -27,7 +27,8 @@
 # Every target Pod's network namespace is found first (a process with the Pod's uid in its
 # cgroup). Then one tcpdump per found Pod runs in that Pod's namespace, all with the same
 # settings; one timer counts the duration from the moment all of them listen (waiting at most
-# 10 s for that) and then stops them all with SIGINT. Each Pod's files are
+# 10 s for that) and then stops them all with SIGINT, so they close their files (one that never
+# started listening gets SIGTERM, which ends it before it has opened a file). A Pod's files:
 #   <namespace>_<pod>_<job-id>_<UTC start>.pcap   (tcpdump's rotation number after it with -C)
 # A Pod that is not found, or whose tcpdump fails, does not stop the others.
 #
@@ -43,15 +44,16 @@
 # Exit codes:
 #   0   every target Pod was captured for the duration (status=ok)
 #   2   bad settings or arguments (status=bad-settings); nothing was captured
-#   3   the first failed target Pod (in argument order) has no process under proc-root: Pod
-#       gone or not on this node (pod-not-found)
+#   3   the first failed target Pod (in argument order) has no process under proc-root, or its
+#       network namespace vanished: Pod gone or not on this node (pod-not-found)
 #   4   the first failed target Pod's tcpdump (or nsenter) failed to start or exited with an
 #       error (tcpdump-failed)
-#   143 SIGTERM/SIGINT before the duration ended; every tcpdump was stopped with SIGINT, files
-#       are complete up to that moment (status=interrupted)
+#   143 SIGTERM/SIGINT before the duration ended; every tcpdump was stopped as at the end, files
+#       are complete up to that moment (status=interrupted); no retention window
 # With 3 or 4 the other target Pods were captured for the whole duration, and the script exits
-# only after them and, when there are files, after the retention window.
-# <output-dir>/.capture-complete is created once every file is closed.
+# only after them and, when there are files, after the retention window. No tcpdump outlives
+# the script. <output-dir>/.capture-complete is created once every file is closed and the
+# summary is written, before the retention window.
 
 set -eu
 LC_ALL=C
@@ -235,15 +237,19 @@ fi
 
 # runners are "i:pid" of the background runners not yet waited for; a runner lives until it
 # has written i.rc, so one with no i.rc can be signalled without hitting a reused pid.
+# The functions the traps call use variables of their own: a trap may run in any loop.
 runners=
 timer_pid=
 interrupted=0
 signals=0
 
-# stop_runners: ask every runner still capturing to stop its tcpdump.
+# stop_runners: ask every runner still capturing to stop its tcpdump. A signal that reaches a
+# runner before it has set its trap is lost, so .stop says it too: a runner looks at it once
+# its trap is set.
 stop_runners() {
-	for r in $runners; do
-		if [ ! -e "$work/${r%%:*}.rc" ]; then kill -TERM "${r#*:}" 2>/dev/null || true; fi
+	: >"$work/.stop" 2>/dev/null || true
+	for sr in $runners; do
+		if [ ! -e "$work/${sr%%:*}.rc" ]; then kill -TERM "${sr#*:}" 2>/dev/null || true; fi
 	done
 }
 
@@ -269,11 +275,11 @@ on_exit() {
 	# Never leave a tcpdump behind, whatever ends the script.
 	if [ -n "$runners" ]; then
 		stop_runners
-		for r in $runners; do wait "${r#*:}" 2>/dev/null || true; done
+		for er in $runners; do wait "${er#*:}" 2>/dev/null || true; done
 		runners=
 	fi
 	stop_timer
-	if [ -n "$work" ]; then rm -rf "$work"; fi
+	if [ -n "$work" ]; then rm -rf "$work" 2>/dev/null || true; fi
 }
 trap on_exit EXIT
 
@@ -371,26 +377,15 @@ keep_root=0
 if has_cap 6; then keep_root=1; fi
 
 # run_target I NETNS FILE: the runner of target I, run in the background: tcpdump in the
-# network namespace NETNS writing FILE, until tcpdump ends; a SIGTERM to the runner stops
-# tcpdump. Then it writes tcpdump's exit status to I.rc and ends.
-# shellcheck disable=SC2317 # the traps call stop_tcpdump
+# network namespace NETNS writing FILE, until tcpdump ends; a SIGTERM to the runner (or .stop)
+# stops tcpdump. Then it writes tcpdump's exit status to I.rc and ends.
 run_target() {
 	ri=$1
 	tpid=
 	sigs=0
 	stop=0
-	# Before it listens, tcpdump may not yet handle SIGINT (a background command starts with
-	# SIGINT ignored), but SIGTERM ends it at once, before it has opened its file. Once it
-	# listens both make it close its files and end.
-	stop_tcpdump() {
-		if [ -z "$tpid" ]; then return 0; fi
-		if grep -q 'listening on' "$work/$ri.log" 2>/dev/null; then
-			kill -INT "$tpid" 2>/dev/null || true
-		else
-			kill -TERM "$tpid" 2>/dev/null || true
-		fi
-	}
-	trap 'stop=1; sigs=$((sigs + 1)); stop_tcpdump' TERM
+	nagger=
+	trap 'stop=1; sigs=$((sigs + 1))' TERM
 
 	# -U: write every packet at once, so an abrupt end loses nothing.
 	# --: the filter is one argument after it and can never be read as an option (e.g. -z).
@@ -408,9 +403,34 @@ run_target() {
 
 	nsenter --net="$netns" -- tcpdump "$@" </dev/null >>"$work/$ri.log" 2>&1 &
 	tpid=$!
-	if [ "$stop" -ne 0 ]; then stop_tcpdump; fi
-	# A trapped signal makes wait return early (status > 128): then wait again for tcpdump.
+	if [ -e "$work/.stop" ]; then stop=1; fi
+	# A trapped signal makes wait return early (status > 128): then stop tcpdump, once, and
+	# wait again.
 	while :; do
+		if [ "$stop" -ne 0 ] && [ -z "$nagger" ]; then
+			if grep -q 'listening on' "$work/$ri.log" 2>/dev/null; then
+				# It listens, so it handles SIGINT: it closes its files and ends.
+				kill -INT "$tpid" 2>/dev/null || true
+				nagger=none
+			else
+				# Not yet listening, it may not handle SIGINT yet (a background command starts
+				# with SIGINT ignored), but SIGTERM ends it at once, before it opens its file.
+				# A signal that reaches its process between fork and exec is lost: repeat it
+				# until tcpdump has ended (the runner writes I.rc at once then).
+				(
+					while :; do
+						if grep -q 'listening on' "$work/$ri.log" 2>/dev/null; then
+							kill -INT "$tpid" 2>/dev/null || true
+						else
+							kill -TERM "$tpid" 2>/dev/null || true
+						fi
+						sleep 0.5 2>/dev/null || sleep 1
+						if [ -e "$work/$ri.rc" ]; then break; fi
+					done
+				) &
+				nagger=$!
+			fi
+		fi
 		before=$sigs
 		rc=0
 		wait "$tpid" || rc=$?
@@ -419,6 +439,13 @@ run_target() {
 	done
 	tpid=
 	printf '%s\n' "$rc" >"$work/$ri.rc"
+	case $nagger in
+	'' | none) ;;
+	*)
+		kill "$nagger" 2>/dev/null || true
+		wait "$nagger" 2>/dev/null || true
+		;;
+	esac
 }
 
 i=0
@@ -431,7 +458,8 @@ for arg in "$@"; do
 	: >"$work/$i.log"
 	printf 'capture: pod %s via pid %s on node %s: %s s into %s/%s\n' \
 		"$pod_ns/${arg%%/*} (uid ${arg#*/})" "$pid" "${node_name:-?}" "$duration" "$output_dir" "$base"
-	run_target "$i" "$proc_root/$pid/ns/net" "$base" &
+	# Its stderr would only say that a shell reaped a tcpdump ended by SIGTERM.
+	run_target "$i" "$proc_root/$pid/ns/net" "$base" 2>/dev/null &
 	runners="$runners $i:$!"
 	unready="$unready $i"
 done
@@ -602,8 +630,8 @@ $failures
 $names
 EOF
 
-: >"$output_dir/.capture-complete"
 report "$summary"
+: >"$output_dir/.capture-complete"
 
 if [ "$interrupted" -ne 0 ]; then exit "$EX_INTERRUPTED"; fi
 

@@ -214,7 +214,9 @@ func TestRotation(t *testing.T) {
 			p := n.newPeer(t)
 			mb, files := int32(1), tc.maxFiles
 			r := render(t, n, spec{duration: "3", filter: testFilter, maxFileSizeMB: &mb, maxFiles: &files})
-			c := startCapture(t, r, options{})
+			cg := newMemCgroup(t)
+			c := startCapture(t, r, options{memCgroup: cg})
+			mem := c.sampleMemory()
 			c.firstFile(t, 5*time.Second)
 			// About 5.1 MB of PCAP records in 1.4 s: 6 files of 1 MB.
 			const count, size = 3500, 1400
@@ -270,7 +272,7 @@ func TestRotation(t *testing.T) {
 				}
 				checkSummary(t, res, total)
 			}
-			t.Logf("%d files, %d packets in them, %d captured; summary %q", len(res.files), total, captured, firstLine(res.termLog))
+			t.Logf("%d files, %d packets in them, %d captured; summary %q; %s; %s", len(res.files), total, captured, firstLine(res.termLog), mem, memCgroupUsage(cg))
 		})
 	}
 }

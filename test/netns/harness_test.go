@@ -42,6 +42,9 @@ type options struct {
 	// target Pods the planner would never render.
 	args        []string
 	replaceArgs bool
+	// memCgroup, when set, is a cgroup v1 memory cgroup the capture runs
+	// in, to measure what it uses.
+	memCgroup string
 	// pathPrefix goes before the image's PATH, to put stand-ins first.
 	pathPrefix string
 }
@@ -189,8 +192,12 @@ func startCapture(t *testing.T, r rendered, o options) *capRun {
 	}
 	// The capture Pod has its own mount, network, UTS and IPC namespaces,
 	// and the host's PID namespace (hostPID).
-	argv := []string{tools["unshare"], "--mount", "--propagation", "private", "--net", "--uts", "--ipc", "--",
-		tools["sh"], "-c", mountScript, "fpc-mounts", tools["mount"], workDir}
+	var argv []string
+	if o.memCgroup != "" {
+		argv = []string{tools["sh"], "-c", `echo $$ >"$0/cgroup.procs" && exec "$@"`, o.memCgroup}
+	}
+	argv = append(argv, tools["unshare"], "--mount", "--propagation", "private", "--net", "--uts", "--ipc", "--",
+		tools["sh"], "-c", mountScript, "fpc-mounts", tools["mount"], workDir)
 	argv = append(argv, mounts...)
 	argv = append(argv, "--")
 	argv = append(argv, securityArgv(t, c)...)

@@ -91,6 +91,57 @@ func (m *memoryPeak) String() string {
 		m.tcpdumpKiB, m.tcpdumpAnonKiB, m.shellKiB, m.totalKiB, m.tcpdumps, m.shells, m.samples)
 }
 
+// newMemCgroup makes a cgroup v1 memory cgroup for one capture, or returns
+// "" where there is no such hierarchy (the measurement is then left out).
+func newMemCgroup(t *testing.T) string {
+	t.Helper()
+	const root = "/sys/fs/cgroup/memory"
+	if _, err := os.Stat(filepath.Join(root, "memory.max_usage_in_bytes")); err != nil {
+		return ""
+	}
+	dir := filepath.Join(root, "fpc-"+randomHex(8))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Logf("no memory cgroup: %v", err)
+		return ""
+	}
+	// Registered first, so it runs after the capture's own cleanup.
+	t.Cleanup(func() {
+		for range 50 {
+			if err := syscall.Rmdir(dir); err == nil || os.IsNotExist(err) {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Errorf("cannot remove %s", dir)
+	})
+	return dir
+}
+
+// memCgroupUsage describes what the capture charged to its memory cgroup:
+// the peak of all (page cache of the PCAPs included) and, now, the
+// anonymous memory and the page cache.
+func memCgroupUsage(dir string) string {
+	if dir == "" {
+		return "no memory cgroup"
+	}
+	read := func(name string) string {
+		b, _ := os.ReadFile(filepath.Join(dir, name))
+		return strings.TrimSpace(string(b))
+	}
+	mib := func(v string) string {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	stat := map[string]string{}
+	for _, line := range strings.Split(read("memory.stat"), "\n") {
+		if k, v, ok := strings.Cut(line, " "); ok {
+			stat[k] = v
+		}
+	}
+	return fmt.Sprintf("memory cgroup peak %s (kernel %s), at the end rss %s, cache %s, mapped_file %s",
+		mib(read("memory.max_usage_in_bytes")), mib(read("memory.kmem.max_usage_in_bytes")), mib(stat["rss"]), mib(stat["cache"]), mib(stat["mapped_file"]))
+}
+
 // TestNodeJobTwoPods runs one node Job for two target Pods, each in its own
 // network namespace with its own traffic: each Pod gets one complete PCAP
 // holding its own packets and only those, and both stop on time.
@@ -120,7 +171,8 @@ func TestNodeJobTwoPods(t *testing.T) {
 			for _, pod := range []string{podA, podB} {
 				tickers[pod] = peers[pod].ticker(portTicker, ticks[pod], 10*time.Millisecond, stop)
 			}
-			c := startCapture(t, r, options{shell: tc.shell})
+			cg := newMemCgroup(t)
+			c := startCapture(t, r, options{shell: tc.shell, memCgroup: cg})
 			mem := c.sampleMemory()
 			c.waitFiles(t, 2, 5*time.Second)
 			const count = 2000
@@ -208,7 +260,7 @@ func TestNodeJobTwoPods(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(res.outDir, capture.CompleteMarker)); err != nil {
 				t.Errorf("no %s after the capture: %v", capture.CompleteMarker, err)
 			}
-			t.Logf("script ran %v; %s; summary %q", res.elapsed.Round(time.Millisecond), mem, firstLine(res.termLog))
+			t.Logf("script ran %v; %s; %s; summary %q", res.elapsed.Round(time.Millisecond), mem, memCgroupUsage(cg), firstLine(res.termLog))
 		})
 	}
 }
@@ -400,7 +452,8 @@ func TestNodeJobManyPods(t *testing.T) {
 	r := render(t, nil, spec{duration: "2", filter: testFilter, pods: pods})
 	for _, shell := range []string{shellHost, shellBash, shellBusybox} {
 		t.Run(shell, func(t *testing.T) {
-			c := startCapture(t, r, options{shell: shell, data: map[string]string{"proc-root": root}})
+			cg := newMemCgroup(t)
+			c := startCapture(t, r, options{shell: shell, data: map[string]string{"proc-root": root}, memCgroup: cg})
 			mem := c.sampleMemory()
 			res := c.wait(t, duration+20*time.Second)
 			if res.exit != capture.ExitPodNotFound {
@@ -467,7 +520,7 @@ func TestNodeJobManyPods(t *testing.T) {
 			if got := f["packets"]; got != strconv.Itoa(packets) {
 				t.Errorf("summary packets=%s, the files hold %d", got, packets)
 			}
-			t.Logf("%d targets (%d found) in %v: %d bytes of termination log, %d lines listed; %s", total, found, res.elapsed.Round(time.Millisecond), len(res.termLog), len(listed), mem)
+			t.Logf("%d targets (%d found) in %v: %d bytes of termination log, %d lines listed; %s; %s", total, found, res.elapsed.Round(time.Millisecond), len(res.termLog), len(listed), mem, memCgroupUsage(cg))
 		})
 	}
 }
@@ -485,7 +538,7 @@ func TestNodeJobTerminated(t *testing.T) {
 
 	r := render(t, nil, spec{duration: "30", filter: testFilter, pods: []targetPodSpec{{podA, a.uid}, {podB, b.uid}}})
 	for _, shell := range []string{shellHost, shellBash, shellBusybox} {
-		for _, after := range []time.Duration{0, 10 * time.Millisecond, 30 * time.Millisecond, 100 * time.Millisecond, 1500 * time.Millisecond} {
+		for _, after := range []time.Duration{0, 10 * time.Millisecond, 30 * time.Millisecond, 60 * time.Millisecond, 100 * time.Millisecond, 300 * time.Millisecond, 1500 * time.Millisecond} {
 			t.Run(fmt.Sprintf("%s/%v", shell, after), func(t *testing.T) {
 				c := startCapture(t, r, options{shell: shell})
 				if after >= time.Second {
