@@ -31,7 +31,7 @@ import (
 func TestSameAsCrossplane(t *testing.T) {
 	for _, name := range []string{
 		"example", "kpt-render", "no-functionconfig", "observed-jobs", "typed-lists",
-		"missing-deployment", "no-pods", "legacy-claim",
+		"missing-deployment", "no-pods", "legacy-claim", "job-per-node",
 	} {
 		t.Run(name, func(t *testing.T) {
 			in, err := os.ReadFile(filepath.Join("testdata", name, "input.yaml"))
