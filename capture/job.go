@@ -149,8 +149,11 @@ type jobValues struct {
 // with podLabels. It is built only from its arguments, in a fixed order, so
 // the same arguments give the same Job byte for byte.
 func captureJob(pc PacketCapture, s settings, cmName string, v jobValues, memoryLimit resource.Quantity, labels, podLabels map[string]string) *batchv1.Job {
-	resources := *s.resources.DeepCopy()
+	// The Input's resources are shared by the Jobs of a plan, as their
+	// other settings are; a node's Job with a limit of its own gets a copy.
+	resources := s.resources
 	if !memoryLimit.IsZero() {
+		resources = *s.resources.DeepCopy()
 		if resources.Limits == nil {
 			resources.Limits = corev1.ResourceList{}
 		}
