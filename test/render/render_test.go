@@ -294,11 +294,6 @@ func TestRenderGeneratedClusters(t *testing.T) {
 	}
 }
 
-func nestedLabels(o *unstructured.Unstructured, path ...string) map[string]string {
-	m, _, _ := unstructured.NestedStringMap(o.Object, path...)
-	return m
-}
-
 func mustYAML(t *testing.T, v any) []byte {
 	t.Helper()
 	b, err := yaml.Marshal(v)
