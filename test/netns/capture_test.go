@@ -642,21 +642,13 @@ func TestRetention(t *testing.T) {
 	t.Cleanup(func() { close(stop); <-ticks })
 
 	r := render(t, n, spec{duration: "1", filter: testFilter, retention: 60})
-	probe := r.container(t).ReadinessProbe
-	if probe == nil || probe.Exec == nil {
-		t.Fatalf("the rendered Pod-output Job has no exec readiness probe")
-	}
-	c := startCapture(t, r, options{})
-	ready := func() bool {
-		argv := append([]string{"--mount=/proc/" + strconv.Itoa(c.cmd.Process.Pid) + "/ns/mnt", "--"}, probe.Exec.Command...)
-		return exec.Command(toolPaths["nsenter"], argv...).Run() == nil
-	}
+	c, ready, probe := startWithReadiness(t, r, options{})
 	c.firstFile(t, 5*time.Second)
 	if ready() {
-		t.Errorf("readiness probe %q passes while the capture runs", probe.Exec.Command)
+		t.Errorf("readiness probe %q passes while the capture runs", probe)
 	}
 	if !c.waitFor(5*time.Second, ready) {
-		t.Fatalf("readiness probe %q never passed", probe.Exec.Command)
+		t.Fatalf("readiness probe %q never passed", probe)
 	}
 	if !c.running() {
 		t.Fatalf("the script did not wait for retrieval")

@@ -82,6 +82,24 @@ type summary struct {
 	lines  []string
 }
 
+// startWithReadiness starts the rendered capture and returns it with its
+// container's exec readiness probe, as a check run in the capture's mount
+// namespace (where the kubelet runs it: in the container), and the probe's
+// command for messages.
+func startWithReadiness(t *testing.T, r rendered, o options) (c *capRun, ready func() bool, probe []string) {
+	t.Helper()
+	p := r.container(t).ReadinessProbe
+	if p == nil || p.Exec == nil {
+		t.Fatalf("the rendered Pod-output Job has no exec readiness probe")
+	}
+	c = startCapture(t, r, o)
+	ready = func() bool {
+		argv := append([]string{"--mount=/proc/" + strconv.Itoa(c.cmd.Process.Pid) + "/ns/mnt", "--"}, p.Exec.Command...)
+		return exec.Command(toolPaths["nsenter"], argv...).Run() == nil
+	}
+	return c, ready, p.Exec.Command
+}
+
 // startCapture runs the rendered capture as its Job would: the ConfigMap's
 // data as files at the config mount path, an empty directory at the output
 // mount path, the container's command, args and env, and its capabilities,

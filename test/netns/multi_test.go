@@ -3,7 +3,6 @@ package netns
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -280,22 +279,14 @@ func TestNodeJobPodMissing(t *testing.T) {
 	missingUID := newUID()
 	r := render(t, nil, spec{duration: "2", filter: testFilter, retention: 60,
 		pods: []targetPodSpec{{podA, missingUID}, {podB, n.uid}}})
-	probe := r.container(t).ReadinessProbe
-	if probe == nil || probe.Exec == nil {
-		t.Fatalf("the rendered Pod-output Job has no exec readiness probe")
-	}
-	c := startCapture(t, r, options{})
-	ready := func() bool {
-		argv := append([]string{"--mount=/proc/" + strconv.Itoa(c.cmd.Process.Pid) + "/ns/mnt", "--"}, probe.Exec.Command...)
-		return exec.Command(toolPaths["nsenter"], argv...).Run() == nil
-	}
+	c, ready, probe := startWithReadiness(t, r, options{})
 	c.firstFile(t, 5*time.Second)
 	sent := p.stream(portStream, "seq", 1000, 200, time.Millisecond)
 	if ready() {
-		t.Errorf("readiness probe %q passes while the capture runs", probe.Exec.Command)
+		t.Errorf("readiness probe %q passes while the capture runs", probe)
 	}
 	if !c.waitFor(duration+5*time.Second, ready) {
-		t.Fatalf("readiness probe %q never passed\nstdout:\n%s\nstderr:\n%s", probe.Exec.Command, c.stdout.String(), c.stderr.String())
+		t.Fatalf("readiness probe %q never passed\nstdout:\n%s\nstderr:\n%s", probe, c.stdout.String(), c.stderr.String())
 	}
 	readyAt := time.Since(c.started)
 	if !c.running() {
