@@ -377,26 +377,32 @@ func TestRunFunctionResponseTooLarge(t *testing.T) {
 	if size := proto.Size(rsp); size > MaxResponseBytes/4 {
 		t.Errorf("2,000 Pods, one Job per node: a response of %d bytes", size)
 	}
-	// 3,000 do not fit in one Job per Pod.
-	req := benchRequest(t, 3000)
-	req.Input = sdkresource.MustStructJSON(`{"apiVersion": "packetcapture.fn.crossplane.io/v1beta1", "kind": "Input", "jobPer": "Pod"}`)
-	rsp, err = f.RunFunction(context.Background(), req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg := fatal(rsp)
-	for _, want := range []string{"capture Jobs", "more than the 4194304 bytes Crossplane accepts from a function (gRPC's default message size limit, 4 MiB)", "Pods fit", "input.jobPer", "input.maxTargetPods"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("fatal result %q does not say %q", msg, want)
+	// 3,000 do not fit in one Job per Pod. Crossplane sends the desired
+	// state empty but present on the first function of a pipeline; the
+	// refusal must not carry the Jobs the plan wrote into it.
+	big := benchRequest(t, 3000)
+	big.Input = sdkresource.MustStructJSON(`{"apiVersion": "packetcapture.fn.crossplane.io/v1beta1", "kind": "Input", "jobPer": "Pod"}`)
+	for name, desired := range map[string]*fnv1.State{"no desired state": nil, "empty desired state": {}} {
+		req := proto.Clone(big).(*fnv1.RunFunctionRequest)
+		req.Desired = desired
+		rsp, err = f.RunFunction(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if n := len(rsp.GetDesired().GetResources()); n != 0 {
-		t.Errorf("the refusal carries %d desired resources", n)
-	}
-	if size := proto.Size(rsp); size > 64<<10 {
-		t.Errorf("the refusal is %d bytes", size)
-	}
-	if rsp.GetRequirements().GetResources()[RequirementPods] == nil {
-		t.Errorf("the refusal dropped the requirements: Crossplane would stop sending the Pods")
+		msg := fatal(rsp)
+		for _, want := range []string{"capture Jobs", "more than the 4194304 bytes Crossplane accepts from a function (gRPC's default message size limit, 4 MiB)", "Pods fit", "input.jobPer", "input.maxTargetPods"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s: fatal result %q does not say %q", name, msg, want)
+			}
+		}
+		if n := len(rsp.GetDesired().GetResources()); n != 0 {
+			t.Errorf("%s: the refusal carries %d desired resources", name, n)
+		}
+		if size := proto.Size(rsp); size > 64<<10 {
+			t.Errorf("%s: the refusal is %d bytes", name, size)
+		}
+		if rsp.GetRequirements().GetResources()[RequirementPods] == nil {
+			t.Errorf("%s: the refusal dropped the requirements: Crossplane would stop sending the Pods", name)
+		}
 	}
 }

@@ -278,10 +278,10 @@ func writeDesired(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse, p
 		}
 		out[jobResourcePrefix+j.Job.Name] = &fnv1.Resource{Resource: s, Ready: ready}
 	}
-	if rsp.Desired == nil {
-		rsp.Desired = &fnv1.State{}
-	}
-	rsp.Desired.Resources = out
+	// A State of the response's own: response.To shares the request's, and a
+	// refusal (checkResponseSize) answers with the request's desired state,
+	// which must still be what the earlier pipeline steps left.
+	rsp.Desired = &fnv1.State{Composite: req.GetDesired().GetComposite(), Resources: out}
 
 	dxr, err := request.GetDesiredCompositeResource(req)
 	if err != nil {
