@@ -1,12 +1,10 @@
 package capture
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"maps"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -108,9 +106,6 @@ func retentionSeconds(s settings) int32 {
 func jobMaker(pc PacketCapture, s settings, cmName string) func(name string, targets []target) *batchv1.Job {
 	// The labels are the same on every Job: made valid once, copied to each.
 	labels, podLabels := objectLabels(pc), podTemplateLabels(pc)
-	// One hasher per memory limit: Jobs of one limit differ only in their
-	// own values (see jobHasher).
-	hashers := make(map[int64]*jobHasher)
 	return func(name string, targets []target) *batchv1.Job {
 		node := ""
 		if len(targets) > 0 {
@@ -120,18 +115,8 @@ func jobMaker(pc PacketCapture, s settings, cmName string) func(name string, tar
 		for i, t := range targets {
 			args[i] = TargetArg(t.Name, t.UID)
 		}
-		memory := s.memoryLimitFor(len(targets))
-		build := func(name, node string, args []string) *batchv1.Job {
-			return captureJob(pc, s, cmName, jobValues{name: name, node: node, args: args}, memory, maps.Clone(labels), maps.Clone(podLabels))
-		}
-		key := memory.Value()
-		h, ok := hashers[key]
-		if !ok {
-			h = newJobHasher(build)
-			hashers[key] = h
-		}
-		job := build(name, node, args)
-		job.Annotations = map[string]string{AnnotationTemplateHash: h.hash(job, jobValues{name: name, node: node, args: args})}
+		job := captureJob(pc, s, cmName, jobValues{name: name, node: node, args: args}, s.memoryLimitFor(len(targets)), maps.Clone(labels), maps.Clone(podLabels))
+		job.Annotations = map[string]string{AnnotationTemplateHash: templateHash(job)}
 		return job
 	}
 }
@@ -323,117 +308,6 @@ func jobJSON(job *batchv1.Job) []byte {
 		panic(err)
 	}
 	return b
-}
-
-// jobHasher computes the templateHash of a plan's Jobs without marshalling
-// each: Jobs of one memory limit differ only in their jobValues, so the JSON
-// of one Job, made for placeholder values, is cut where those values are,
-// and each Job's JSON is put together from the pieces and its own values.
-// The hash is the same, byte for byte, as templateHash's: a capture that
-// runs across an upgrade of the function keeps its Jobs' hashes.
-type jobHasher struct {
-	// pieces of the placeholder Job's JSON; the value of slot[i] goes
-	// between pieces[i] and pieces[i+1]. Empty when the Jobs cannot be put
-	// together this way: every Job is then marshalled.
-	pieces [][]byte
-	slots  []int
-	// buf is reused for each Job's JSON: a plan makes its Jobs one by one.
-	buf []byte
-}
-
-// The slots of a Job's own values in its JSON: its name and node as JSON
-// strings, its args as a JSON array.
-const (
-	slotName = iota
-	slotNode
-	slotArgs
-	numSlots
-)
-
-// appendValue appends the JSON of a Job's own value in slot.
-func (v jobValues) appendValue(b []byte, slot int) []byte {
-	switch slot {
-	case slotName:
-		return appendJSONString(b, v.name)
-	case slotNode:
-		return appendJSONString(b, v.node)
-	}
-	b = append(b, '[')
-	for i, a := range v.args {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, a)
-	}
-	return append(b, ']')
-}
-
-func newJobHasher(build func(name, node string, args []string) *batchv1.Job) *jobHasher {
-	// Placeholders found nowhere else in a Job; JSON-escaped as they are.
-	p1 := jobValues{name: "job-1a9fe3c2", node: "node-1a9fe3c2", args: []string{"args-1a9fe3c2"}}
-	p2 := jobValues{name: "job-7d02b5e1", node: "node-7d02b5e1", args: []string{"args-7d02b5e1", "args-2c44e0f7"}}
-	b := jobJSON(build(p1.name, p1.node, p1.args))
-	h := &jobHasher{}
-	type at struct{ pos, slot, n int }
-	var found []at
-	for slot := range numSlots {
-		enc := p1.appendValue(nil, slot)
-		if bytes.Count(b, enc) != 1 {
-			return h
-		}
-		found = append(found, at{pos: bytes.Index(b, enc), slot: slot, n: len(enc)})
-	}
-	slices.SortFunc(found, func(a, b at) int { return a.pos - b.pos })
-	last := 0
-	for _, f := range found {
-		if f.pos < last {
-			return h
-		}
-		h.pieces = append(h.pieces, b[last:f.pos])
-		h.slots = append(h.slots, f.slot)
-		last = f.pos + f.n
-	}
-	h.pieces = append(h.pieces, b[last:])
-	// Check the cut on a second placeholder: a value used anywhere else, or
-	// changed on the way, shows as a difference.
-	if !bytes.Equal(h.appendJSON(nil, p2), jobJSON(build(p2.name, p2.node, p2.args))) {
-		h.pieces, h.slots = nil, nil
-	}
-	return h
-}
-
-// appendJSON puts a Job's JSON together from the pieces and its own values.
-func (h *jobHasher) appendJSON(b []byte, v jobValues) []byte {
-	for i, p := range h.pieces {
-		b = append(b, p...)
-		if i < len(h.slots) {
-			b = v.appendValue(b, h.slots[i])
-		}
-	}
-	return b
-}
-
-// hash is templateHash(job) for the Job build made for v.
-func (h *jobHasher) hash(job *batchv1.Job, v jobValues) string {
-	if len(h.pieces) == 0 || v.name == "" || v.node == "" || len(v.args) == 0 {
-		// An empty value is left out of the JSON (omitempty), not put in.
-		return templateHash(job)
-	}
-	h.buf = h.appendJSON(h.buf[:0], v)
-	sum := sha256.Sum256(h.buf)
-	return hex.EncodeToString(sum[:8])
-}
-
-// appendJSONString appends the JSON encoding of s, as encoding/json writes
-// it.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			enc, _ := json.Marshal(s)
-			return append(b, enc...)
-		}
-	}
-	return append(append(append(b, '"'), s...), '"')
 }
 
 // targetsOfJob recovers the targets a capture Job was made for from the Job

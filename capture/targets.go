@@ -19,7 +19,6 @@ import (
 type target struct {
 	Name string
 	UID  string
-	IP   string
 	Node string
 }
 
@@ -104,7 +103,7 @@ func selectTargets(spec Spec, d *appsv1.Deployment, rss []appsv1.ReplicaSet, pod
 			continue
 		}
 		sel.eligible = append(sel.eligible, target{
-			Name: p.Name, UID: string(p.UID), IP: p.Status.PodIP, Node: p.Spec.NodeName,
+			Name: p.Name, UID: string(p.UID), Node: p.Spec.NodeName,
 		})
 	}
 	if len(duplicates) > 0 {

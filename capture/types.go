@@ -59,19 +59,6 @@ type Spec struct {
 }
 
 // Request is everything one plan is made from.
-//
-// Of the target's objects the planner reads only these fields, so an adapter
-// may decode just them (the Crossplane adapter does, for ReplicaSets and
-// Pods: there may be thousands):
-//   - Deployment: metadata.name, namespace, uid; spec.selector.
-//   - ReplicaSets: metadata.name, namespace, uid, ownerReferences.
-//   - Pods: metadata.name, namespace, uid, labels, ownerReferences,
-//     deletionTimestamp; spec.nodeName; status.phase, status.podIP.
-//   - Jobs: metadata, the whole spec (a Job kept as it is echoes it) and
-//     status.
-//
-// Reading another field means adding it here and to fn/decode.go; the
-// adapter's TestLeanDecodingPlansAlike fails until both agree.
 type Request struct {
 	Capture PacketCapture
 	// Settings from the function's Input; nil means all defaults.
