@@ -256,32 +256,25 @@ func observedJobs(req *fnv1.RunFunctionRequest) ([]batchv1.Job, error) {
 // resources (keeping those of earlier pipeline steps) and its status to the
 // desired XR.
 func writeDesired(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse, plan *capture.Output) error {
-	desired := req.GetDesired().GetResources()
-	out := make(map[string]*fnv1.Resource, len(desired)+len(plan.Jobs)+1)
-	for k, v := range desired {
-		out[k] = v
-	}
-	cm, err := toStruct(plan.ConfigMap)
+	desired, err := request.GetDesiredComposedResources(req)
 	if err != nil {
+		return errors.Wrap(err, "cannot read the desired composed resources")
+	}
+	if desired[ConfigMapResource], err = desiredComposed(plan.ConfigMap, true); err != nil {
 		return errors.Wrap(err, "cannot encode the ConfigMap")
 	}
-	out[ConfigMapResource] = &fnv1.Resource{Resource: cm, Ready: fnv1.Ready_READY_TRUE}
-	var jobs jobEncoder
 	for _, j := range plan.Jobs {
-		s, err := jobs.encode(j.Job)
-		if err != nil {
+		if desired[resource.Name(jobResourcePrefix+j.Job.Name)], err = desiredComposed(j.Job, j.Ready); err != nil {
 			return errors.Wrapf(err, "cannot encode Job %s", j.Job.Name)
 		}
-		ready := fnv1.Ready_READY_FALSE
-		if j.Ready {
-			ready = fnv1.Ready_READY_TRUE
-		}
-		out[jobResourcePrefix+j.Job.Name] = &fnv1.Resource{Resource: s, Ready: ready}
 	}
 	// A State of the response's own: response.To shares the request's, and a
 	// refusal (checkResponseSize) answers with the request's desired state,
 	// which must still be what the earlier pipeline steps left.
-	rsp.Desired = &fnv1.State{Composite: req.GetDesired().GetComposite(), Resources: out}
+	rsp.Desired = &fnv1.State{Composite: req.GetDesired().GetComposite()}
+	if err := response.SetDesiredComposedResources(rsp, desired); err != nil {
+		return errors.Wrap(err, "cannot set the desired composed resources")
+	}
 
 	dxr, err := request.GetDesiredCompositeResource(req)
 	if err != nil {
