@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -215,20 +216,41 @@ func requireTargets(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse,
 	rsp.Requirements.Resources[RequirementReplicaSets] = selector("apps/v1", "ReplicaSet")
 	rsp.Requirements.Resources[RequirementPods] = selector("v1", "Pod")
 
-	// There may be thousands of these: decodeReplicaSets and decodePods read
-	// only what the planner needs, straight from the protobuf.
-	rss, rssOK := req.GetRequiredResources()[RequirementReplicaSets]
-	pods, podsOK := req.GetRequiredResources()[RequirementPods]
+	rss, rssOK, err := request.GetRequiredResource(req, RequirementReplicaSets)
+	if err != nil {
+		return out, false, errors.Wrap(err, "cannot read the required ReplicaSets")
+	}
+	pods, podsOK, err := request.GetRequiredResource(req, RequirementPods)
+	if err != nil {
+		return out, false, errors.Wrap(err, "cannot read the required Pods")
+	}
 	if !rssOK || !podsOK {
 		return out, false, nil
 	}
-	if out.ReplicaSets, err = decodeReplicaSets(rss.GetItems(), ns); err != nil {
+	if out.ReplicaSets, err = decodeRequired[appsv1.ReplicaSet](rss, "ReplicaSet", ns); err != nil {
 		return out, false, err
 	}
-	if out.Pods, err = decodePods(pods.GetItems(), ns); err != nil {
+	if out.Pods, err = decodeRequired[corev1.Pod](pods, "Pod", ns); err != nil {
 		return out, false, err
 	}
 	return out, true, nil
+}
+
+// decodeRequired converts the required objects (of kind) of namespace ns,
+// and those without a namespace, to their type.
+func decodeRequired[T any](rs []resource.Required, kind, ns string) ([]T, error) {
+	out := make([]T, 0, len(rs))
+	for _, r := range rs {
+		if !sameNamespace(r.Resource, ns) {
+			continue
+		}
+		o, err := capture.DecodeObject[T](r.Resource.Object)
+		if err != nil {
+			return nil, errors.Wrapf(err, "cannot read %s %s/%s", kind, ns, r.Resource.GetName())
+		}
+		out = append(out, *o)
+	}
+	return out, nil
 }
 
 func sameNamespace(u *unstructured.Unstructured, ns string) bool {
