@@ -41,7 +41,8 @@ type SecurityMode string
 // The security modes.
 const (
 	// SecurityCapabilities grants only the capabilities that entering a
-	// network namespace and capturing packets need.
+	// network namespace and capturing packets need: SYS_ADMIN, SYS_PTRACE,
+	// NET_ADMIN, NET_RAW and SETGID (tcpdump's -Z root).
 	SecurityCapabilities SecurityMode = "Capabilities"
 	// SecurityPrivileged runs the capture container privileged, for runtimes
 	// whose seccomp or LSM profiles block setns without it.
@@ -101,14 +102,15 @@ type Input struct {
 	// +optional
 	Image string `json:"image,omitempty"`
 
-	// ImagePullPolicy of the capture container.
+	// ImagePullPolicy of the capture container. Unset, the Job leaves it to
+	// Kubernetes: IfNotPresent for an image with a tag other than :latest
+	// (the default image's), Always for :latest or no tag.
 	// +kubebuilder:validation:Enum=Always;IfNotPresent;Never
-	// +kubebuilder:default=IfNotPresent
 	// +optional
 	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
 
-	// SecurityMode is Capabilities (SYS_ADMIN, SYS_PTRACE, NET_ADMIN and
-	// NET_RAW only) or Privileged.
+	// SecurityMode is Capabilities (SYS_ADMIN, SYS_PTRACE, NET_ADMIN, NET_RAW
+	// and SETGID only) or Privileged.
 	// +kubebuilder:default=Capabilities
 	// +optional
 	SecurityMode SecurityMode `json:"securityMode,omitempty"`
