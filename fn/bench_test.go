@@ -282,26 +282,32 @@ func BenchmarkLinear(b *testing.B) {
 // the decoded request, the Pods, the plan and the response. peak-B/req-B is
 // that over the request's size on the wire, for the call and for the echo,
 // which holds the decoded request too; x-echo is the first over the second.
+// At 1,000 Pods the response is the largest (one Job per Pod); at 5,000 the
+// request is (one Job per node).
 func BenchmarkPeakHeap(b *testing.B) {
 	f := NewFunction(logging.NewNopLogger())
-	const n = 1000
-	req := benchRequest(b, n)
-	wire, err := proto.Marshal(req)
-	if err != nil {
-		b.Fatal(err)
+	for _, n := range []int{1000, 5000} {
+		req := benchRequest(b, n)
+		wire, err := proto.Marshal(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rsp, err := f.RunFunction(context.Background(), req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("pods=%d", n), func(b *testing.B) {
+			var run, echo uint64
+			for b.Loop() {
+				echo = max(echo, peakHeap(func() { echoWire(b, wire, rsp) }))
+				run = max(run, peakHeap(func() { runWire(b, f, wire) }))
+			}
+			b.ReportMetric(float64(run)/float64(len(wire)), "peak-B/req-B")
+			b.ReportMetric(float64(echo)/float64(len(wire)), "echo-peak-B/req-B")
+			b.ReportMetric(float64(run)/float64(echo), "x-echo")
+			b.ReportMetric(float64(run)/(1<<20), "peak-MiB")
+		})
 	}
-	rsp, err := f.RunFunction(context.Background(), req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var run, echo uint64
-	for b.Loop() {
-		echo = max(echo, peakHeap(func() { echoWire(b, wire, rsp) }))
-		run = max(run, peakHeap(func() { runWire(b, f, wire) }))
-	}
-	b.ReportMetric(float64(run)/float64(len(wire)), "peak-B/req-B")
-	b.ReportMetric(float64(echo)/float64(len(wire)), "echo-peak-B/req-B")
-	b.ReportMetric(float64(run)/float64(echo), "x-echo")
 }
 
 // peakHeap is the most heap in use while f runs, over the heap before.

@@ -18,6 +18,7 @@ import (
 	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
 	"github.com/crossplane/function-sdk-go/request"
 	"github.com/crossplane/function-sdk-go/resource"
+	"github.com/crossplane/function-sdk-go/resource/composed"
 	"github.com/crossplane/function-sdk-go/response"
 
 	"github.com/function-packet-capture/function-packet-capture/capture"
@@ -216,41 +217,19 @@ func requireTargets(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse,
 	rsp.Requirements.Resources[RequirementReplicaSets] = selector("apps/v1", "ReplicaSet")
 	rsp.Requirements.Resources[RequirementPods] = selector("v1", "Pod")
 
-	rss, rssOK, err := request.GetRequiredResource(req, RequirementReplicaSets)
-	if err != nil {
-		return out, false, errors.Wrap(err, "cannot read the required ReplicaSets")
-	}
-	pods, podsOK, err := request.GetRequiredResource(req, RequirementPods)
-	if err != nil {
-		return out, false, errors.Wrap(err, "cannot read the required Pods")
-	}
+	// Not request.GetRequiredResource: see decodeRequired.
+	rss, rssOK := req.GetRequiredResources()[RequirementReplicaSets]
+	pods, podsOK := req.GetRequiredResources()[RequirementPods]
 	if !rssOK || !podsOK {
 		return out, false, nil
 	}
-	if out.ReplicaSets, err = decodeRequired[appsv1.ReplicaSet](rss, "ReplicaSet", ns); err != nil {
+	if out.ReplicaSets, err = decodeRequired[appsv1.ReplicaSet](rss.GetItems(), "ReplicaSet", ns); err != nil {
 		return out, false, err
 	}
-	if out.Pods, err = decodeRequired[corev1.Pod](pods, "Pod", ns); err != nil {
+	if out.Pods, err = decodeRequired[corev1.Pod](pods.GetItems(), "Pod", ns); err != nil {
 		return out, false, err
 	}
 	return out, true, nil
-}
-
-// decodeRequired converts the required objects (of kind) of namespace ns,
-// and those without a namespace, to their type.
-func decodeRequired[T any](rs []resource.Required, kind, ns string) ([]T, error) {
-	out := make([]T, 0, len(rs))
-	for _, r := range rs {
-		if !sameNamespace(r.Resource, ns) {
-			continue
-		}
-		o, err := capture.DecodeObject[T](r.Resource.Object)
-		if err != nil {
-			return nil, errors.Wrapf(err, "cannot read %s %s/%s", kind, ns, r.Resource.GetName())
-		}
-		out = append(out, *o)
-	}
-	return out, nil
 }
 
 func sameNamespace(u *unstructured.Unstructured, ns string) bool {
@@ -285,17 +264,23 @@ func writeDesired(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse, p
 	if desired[ConfigMapResource], err = desiredComposed(plan.ConfigMap, true); err != nil {
 		return errors.Wrap(err, "cannot encode the ConfigMap")
 	}
-	for _, j := range plan.Jobs {
-		if desired[resource.Name(jobResourcePrefix+j.Job.Name)], err = desiredComposed(j.Job, j.Ready); err != nil {
-			return errors.Wrapf(err, "cannot encode Job %s", j.Job.Name)
-		}
-	}
 	// A State of the response's own: response.To shares the request's, and a
 	// refusal (checkResponseSize) answers with the request's desired state,
 	// which must still be what the earlier pipeline steps left.
 	rsp.Desired = &fnv1.State{Composite: req.GetDesired().GetComposite()}
 	if err := response.SetDesiredComposedResources(rsp, desired); err != nil {
 		return errors.Wrap(err, "cannot set the desired composed resources")
+	}
+	// The Jobs one at a time: each one's unstructured form is garbage as soon
+	// as it is in the response.
+	for _, j := range plan.Jobs {
+		dc, err := desiredComposed(j.Job, j.Ready)
+		if err != nil {
+			return errors.Wrapf(err, "cannot encode Job %s", j.Job.Name)
+		}
+		if err := response.SetDesiredComposedResources(rsp, map[resource.Name]*resource.DesiredComposed{resource.Name(jobResourcePrefix + j.Job.Name): dc}); err != nil {
+			return errors.Wrapf(err, "cannot set Job %s", j.Job.Name)
+		}
 	}
 
 	dxr, err := request.GetDesiredCompositeResource(req)
@@ -316,4 +301,22 @@ func writeDesired(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse, p
 		dxr.Ready = resource.ReadyTrue
 	}
 	return response.SetDesiredCompositeResource(rsp, dxr)
+}
+
+// desiredComposed is a typed object as a desired composed resource: its
+// unstructured form without the empty metadata.creationTimestamp Go's
+// encoding adds, and without status, which a desired resource does not set.
+func desiredComposed(o runtime.Object, ready bool) (*resource.DesiredComposed, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+	if err != nil {
+		return nil, err
+	}
+	unstructured.RemoveNestedField(m, "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(m, "spec", "template", "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(m, "status")
+	dc := &resource.DesiredComposed{Resource: &composed.Unstructured{Unstructured: unstructured.Unstructured{Object: m}}, Ready: resource.ReadyFalse}
+	if ready {
+		dc.Ready = resource.ReadyTrue
+	}
+	return dc, nil
 }

@@ -70,3 +70,31 @@ func TestRunFunctionResponseTooLarge(t *testing.T) {
 		}
 	}
 }
+
+// TestReleaseDecoded: a request the gRPC server decoded for the call gives up
+// its required and observed resources once they are decoded; one passed in
+// directly is left as it is. The response is the same either way.
+func TestReleaseDecoded(t *testing.T) {
+	f := NewFunction(logging.NewNopLogger())
+	req := benchRequest(t, 20)
+	req.Observed.Resources = map[string]*fnv1.Resource{"earlier": {Resource: mustStruct(t, map[string]any{"apiVersion": "v1", "kind": "Secret"})}}
+	direct, server := proto.Clone(req).(*fnv1.RunFunctionRequest), proto.Clone(req).(*fnv1.RunFunctionRequest)
+
+	want, err := f.RunFunction(context.Background(), direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(direct.GetRequiredResources()) != 3 || !proto.Equal(direct.GetObserved(), req.GetObserved()) {
+		t.Errorf("a request passed in directly lost its required or observed resources")
+	}
+	got, err := f.RunFunction(serverContext, server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if server.GetRequiredResources() != nil || server.GetObserved().GetResources() != nil {
+		t.Errorf("a request of the gRPC server kept its required or observed resources after decoding")
+	}
+	if !proto.Equal(want, got) {
+		t.Errorf("releasing the decoded resources changed the response")
+	}
+}
