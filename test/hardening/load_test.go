@@ -226,7 +226,10 @@ func TestScale5000Pods(t *testing.T) {
 	t.Run("one Job per Pod is refused with the arithmetic", func(t *testing.T) {
 		podReq := proto.Clone(req).(*fnv1.RunFunctionRequest)
 		podReq.Input = mustStruct(t, obj{"apiVersion": "packetcapture.fn.crossplane.io/v1beta1", "kind": "Input", "jobPer": "Pod"})
-		rsp, err := call(context.Background(), srv.addr, podReq, creds, anySize)
+		// As Crossplane calls: a desired state, empty, and a client that
+		// takes at most 4 MiB.
+		podReq.Desired = &fnv1.State{}
+		rsp, err := call(context.Background(), srv.addr, podReq, creds)
 		if err != nil {
 			t.Fatal(err)
 		}
