@@ -18,7 +18,7 @@ import (
 // about it (docs/scale.md has the figures):
 //   - the response: Crossplane takes at most 4 MiB (checkResponseSize);
 //   - the memory a call holds: a request of 5,000 Pods is ~10 MB on the wire
-//     and ~70 MB decoded. The function reads the Pods one at a time
+//     and ~60 MiB decoded. The function reads the Pods one at a time
 //     (decodeRequired) and lets go of the decoded request once they are read
 //     (releaseDecoded), so that a call holds little more than the request.
 //
@@ -85,8 +85,8 @@ func decodeRequired[T any](items []*fnv1.Resource, kind, ns string) ([]T, error)
 // alone, the required and observed resources once they are decoded. The
 // Pods are most of a request (a Deployment of 1,000 Pods is some 14 MB of
 // protobuf Structs): without them the garbage collector has far less to mark
-// while the plan is made and encoded, and can free them, which halves the
-// memory a call holds. A request passed in directly (tests, the KRM
+// while the plan is made and encoded, and can free them (measured at 1,000
+// Pods: a peak of 3.0x the floor's without, 2.3x with). A request passed in directly (tests, the KRM
 // cross-check) belongs to its caller, who may use it again, and is left as
 // it is.
 func releaseDecoded(ctx context.Context, req *fnv1.RunFunctionRequest) {
