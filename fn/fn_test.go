@@ -74,8 +74,13 @@ func requirementsFor(ns string, labels map[string]string) *fnv1.Requirements {
 		RequirementDeployment:  deploymentRequirement(ns, "web"),
 		RequirementReplicaSets: sel("apps/v1", "ReplicaSet"),
 		RequirementPods:        sel("v1", "Pod"),
+		RequirementCapturePods: capturePodsRequirement,
 	}}
 }
+
+// capturePodsRequirement asks for the capture Pods of xrJSON's capture.
+var capturePodsRequirement = &fnv1.ResourceSelector{ApiVersion: "v1", Kind: "Pod", Namespace: ptr("packet-capture"),
+	Match: &fnv1.ResourceSelector_MatchLabels{MatchLabels: &fnv1.MatchLabels{Labels: map[string]string{"packetcapture.fn.crossplane.io/capture": "capture-web"}}}}
 
 func deploymentRequirement(ns, name string) *fnv1.ResourceSelector {
 	return &fnv1.ResourceSelector{ApiVersion: "apps/v1", Kind: "Deployment", Namespace: ptr(ns),
@@ -103,12 +108,13 @@ func TestRunFunctionProtocol(t *testing.T) {
 		want   *fnv1.RunFunctionResponse
 	}{
 		"AsksForTheDeployment": {
-			reason: "The first call asks only for the target Deployment and composes nothing yet.",
+			reason: "The first call asks only for the target Deployment and the capture's own Pods, and composes nothing yet.",
 			req:    newRequest(xrJSON, "", nil),
 			want: &fnv1.RunFunctionResponse{
 				Meta: rspMeta,
 				Requirements: &fnv1.Requirements{Resources: map[string]*fnv1.ResourceSelector{
-					RequirementDeployment: deploymentRequirement("shop", "web"),
+					RequirementDeployment:  deploymentRequirement("shop", "web"),
+					RequirementCapturePods: capturePodsRequirement,
 				}},
 			},
 		},
@@ -179,6 +185,7 @@ func complete(xr string, pods ...string) *fnv1.RunFunctionRequest {
 		RequirementDeployment:  resources(deploymentJSON),
 		RequirementReplicaSets: resources(replicaSetJSON),
 		RequirementPods:        resources(pods...),
+		RequirementCapturePods: resources(),
 	})
 }
 
@@ -342,7 +349,7 @@ func TestRunFunctionLegacyClaim(t *testing.T) {
 }
 
 func TestRunFunctionDeploymentNotFound(t *testing.T) {
-	req := newRequest(xrJSON, "", map[string]*fnv1.Resources{RequirementDeployment: {}})
+	req := newRequest(xrJSON, "", map[string]*fnv1.Resources{RequirementDeployment: {}, RequirementCapturePods: {}})
 	// A Job from an earlier reconcile exists.
 	prev, err := NewFunction(logging.NewNopLogger()).RunFunction(context.Background(), complete(xrJSON, podJSON("web-5d4f8-aaaaa", "node-a")))
 	if err != nil {
@@ -372,4 +379,52 @@ func mustStruct(t *testing.T, m map[string]any) *structpb.Struct {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestRunFunctionCapturePodResults: the function asks for the capture's own
+// Pods and puts what their summaries say on the XR.
+func TestRunFunctionCapturePodResults(t *testing.T) {
+	f := NewFunction(logging.NewNopLogger())
+	first, err := f.RunFunction(context.Background(), complete(xrJSON, podJSON("web-5d4f8-aaaaa", "node-a")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(capturePodsRequirement, first.GetRequirements().GetResources()[RequirementCapturePods], protocmp.Transform()); diff != "" {
+		t.Errorf("the capture Pods are not asked for: -want, +got:\n%s", diff)
+	}
+	job := first.GetDesired().GetResources()["job-web-5d4f8-aaaaa-qwer"].GetResource().AsMap()
+	job["status"] = map[string]any{"conditions": []any{map[string]any{"type": "Complete", "status": "True"}}}
+	tmpl := job["spec"].(map[string]any)["template"].(map[string]any)
+	capturePod := map[string]any{
+		"apiVersion": "v1", "kind": "Pod",
+		"metadata": map[string]any{"name": "web-5d4f8-aaaaa-qwer-x2x9k", "namespace": "packet-capture",
+			"labels":          tmpl["metadata"].(map[string]any)["labels"],
+			"ownerReferences": []any{map[string]any{"apiVersion": "batch/v1", "kind": "Job", "name": "web-5d4f8-aaaaa-qwer", "uid": "uid-job", "controller": true}}},
+		"spec": tmpl["spec"],
+		"status": map[string]any{"phase": "Succeeded", "containerStatuses": []any{map[string]any{
+			"name": "capture", "ready": false, "restartCount": 0, "image": "netshoot", "imageID": "",
+			"state": map[string]any{"terminated": map[string]any{"exitCode": 0, "reason": "Completed",
+				"message": "status=ok targets=1 files=2 bytes=61728 packets=500 dropped=3 start=20261124T101500Z\n#pod status packets bytes dropped files seconds\n1 ok 500 61728 3 2 30\n"}},
+		}}},
+	}
+	req := complete(xrJSON, podJSON("web-5d4f8-aaaaa", "node-a"))
+	req.RequiredResources[RequirementCapturePods] = &fnv1.Resources{Items: []*fnv1.Resource{{Resource: mustStruct(t, capturePod)}}}
+	req.Observed.Composite.Resource.Fields["status"] = first.GetDesired().GetComposite().GetResource().GetFields()["status"]
+	req.Observed.Resources = map[string]*fnv1.Resource{"job-web-5d4f8-aaaaa-qwer": {Resource: mustStruct(t, job)}}
+	got, err := f.RunFunction(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := got.GetDesired().GetComposite().GetResource().GetFields()["status"].GetStructValue().AsMap()
+	counts := st["counts"].(map[string]any)
+	if counts["packets"] != float64(500) || counts["bytes"] != float64(61728) || counts["dropped"] != float64(3) || counts["files"] != float64(2) {
+		t.Errorf("counts = %v, want the summary's 500 packets, 61728 bytes, 3 dropped, 2 files", counts)
+	}
+	pod := st["pods"].([]any)[0].(map[string]any)
+	if pod["packets"] != float64(500) || pod["phase"] != "Succeeded" || pod["node"] != "node-a" {
+		t.Errorf("status.pods[0] = %v, want Succeeded on node-a with 500 packets", pod)
+	}
+	if st["phase"] != "Completed" || !strings.Contains(st["message"].(string), "500 packets") {
+		t.Errorf("phase %v, message %q; want Completed, saying 500 packets", st["phase"], st["message"])
+	}
 }
