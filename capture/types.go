@@ -67,12 +67,8 @@ type Spec struct {
 //   - ReplicaSets: metadata.name, namespace, uid, ownerReferences.
 //   - Pods: metadata.name, namespace, uid, labels, ownerReferences,
 //     deletionTimestamp; spec.nodeName; status.phase, status.podIP.
-//   - Deployment: spec.replicas too (a Deployment scaled to 0 is said so).
 //   - Jobs: metadata, the whole spec (a Job kept as it is echoes it) and
 //     status.
-//   - Capture Pods: metadata.name, creationTimestamp, ownerReferences; the
-//     capture container's args; status.phase and the capture container's
-//     state.terminated.message and lastState.terminated.message.
 //
 // Reading another field means adding it here and to fn/decode.go; the
 // adapter's TestLeanDecodingPlansAlike fails until both agree.
@@ -90,7 +86,11 @@ type Request struct {
 	Jobs []batchv1.Job
 	// CapturePods are the Pods of those Jobs (labelled LabelCapture with the
 	// capture's name, in its namespace): their termination messages hold the
-	// capture summaries. Others are ignored, so over-fetching is safe.
+	// capture summaries. Others are ignored, so over-fetching is safe. Of
+	// each the planner reads metadata.name, creationTimestamp and
+	// ownerReferences, the capture container's args, status.phase and the
+	// capture container's state and lastState.terminated.message. Of the
+	// Deployment it also reads spec.replicas (0 is said so).
 	CapturePods []corev1.Pod
 }
 

@@ -241,6 +241,10 @@ func requireTargets(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse,
 	return out, true, nil
 }
 
+func sameNamespace(u *unstructured.Unstructured, ns string) bool {
+	return u.GetNamespace() == "" || u.GetNamespace() == ns
+}
+
 // requireCapturePods asks Crossplane for the capture's own Pods (by the
 // label every capture Pod carries, in the capture's namespace) and decodes
 // what Crossplane sent. They are few (one or two per capture Job) and the
@@ -274,10 +278,6 @@ func requireCapturePods(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionRespo
 		pods = append(pods, *p)
 	}
 	return pods, true, nil
-}
-
-func sameNamespace(u *unstructured.Unstructured, ns string) bool {
-	return u.GetNamespace() == "" || u.GetNamespace() == ns
 }
 
 // observedJobs are the capture Jobs that exist.
