@@ -3,9 +3,12 @@ package capture
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -511,5 +514,70 @@ esac
 				t.Errorf("copied -want, +got:\n%s\nkubectl calls:\n%s", diff, calls)
 			}
 		})
+	}
+}
+
+// TestPlanStatusNeverMovesBack walks captures through random sequences of
+// what a Job controller may show of their Jobs (stale and out-of-order
+// observations included, and Jobs that vanish and come back) and requires
+// that no Pod's capture ever moves to an earlier phase, that an outcome never
+// changes, and that no node is ever forgotten.
+func TestPlanStatusNeverMovesBack(t *testing.T) {
+	type observation func(j batchv1.Job) (batchv1.Job, bool)
+	observations := map[string]observation{
+		"absent":  func(j batchv1.Job) (batchv1.Job, bool) { return j, false },
+		"pending": func(j batchv1.Job) (batchv1.Job, bool) { return withJobStatus(j, 0, 0), true },
+		"running": func(j batchv1.Job) (batchv1.Job, bool) { return withJobStatus(j, 1, 0), true },
+		"ready":   func(j batchv1.Job) (batchv1.Job, bool) { return withJobStatus(j, 1, 1), true },
+		"SuccessCriteriaMet": func(j batchv1.Job) (batchv1.Job, bool) {
+			return withJobStatus(j, 1, 0, batchv1.JobSuccessCriteriaMet), true
+		},
+		"Complete":      func(j batchv1.Job) (batchv1.Job, bool) { return withJobStatus(j, 0, 0, batchv1.JobComplete), true },
+		"FailureTarget": func(j batchv1.Job) (batchv1.Job, bool) { return withJobStatus(j, 1, 0, batchv1.JobFailureTarget), true },
+		"Failed":        func(j batchv1.Job) (batchv1.Job, bool) { return withJobStatus(j, 0, 0, batchv1.JobFailed), true },
+		"deleting": func(j batchv1.Job) (batchv1.Job, bool) {
+			j = withJobStatus(j, 1, 0)
+			j.DeletionTimestamp = &metav1.Time{}
+			return j, true
+		},
+	}
+	names := slices.Sorted(maps.Keys(observations))
+	rng := rand.New(rand.NewPCG(13, 1))
+	for seed := range 200 {
+		r := testRequest()
+		first := planned(t, r)
+		var jobs []batchv1.Job
+		for _, j := range first.Jobs {
+			jobs = append(jobs, asObserved(j.Job))
+		}
+		prev := first
+		var walk []string
+		for step := range 12 {
+			r.Jobs = nil
+			for _, j := range jobs {
+				name := names[rng.IntN(len(names))]
+				walk = append(walk, fmt.Sprintf("%d:%s=%s", step, j.Name, name))
+				if o, ok := observations[name](j); ok {
+					r.Jobs = append(r.Jobs, o)
+				}
+			}
+			o := reconcile(t, r, prev)
+			before, after := podPhases(prev), podPhases(o)
+			for pod, was := range before {
+				now, ok := after[pod]
+				switch {
+				case !ok && was != PodNotCaptured && was != PodSkipped:
+					t.Fatalf("seed %d: Pod %s (%s) left the status; walk %v", seed, pod, was, walk)
+				case now.progress() < was.progress():
+					t.Fatalf("seed %d: Pod %s moved back from %s to %s; walk %v", seed, pod, was, now, walk)
+				case was.final() && now != was:
+					t.Fatalf("seed %d: Pod %s's outcome changed from %s to %s; walk %v", seed, pod, was, now, walk)
+				}
+			}
+			if o.Status.Counts.Nodes < prev.Status.Counts.Nodes {
+				t.Fatalf("seed %d: nodes went from %d to %d; walk %v", seed, prev.Status.Counts.Nodes, o.Status.Counts.Nodes, walk)
+			}
+			prev = o
+		}
 	}
 }
