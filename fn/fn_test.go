@@ -407,6 +407,7 @@ func TestRunFunctionBadRequiredObject(t *testing.T) {
 				RequirementDeployment:  resources(deploymentJSON),
 				RequirementReplicaSets: resources(tc.replicaSet),
 				RequirementPods:        resources(tc.pods...),
+				RequirementCapturePods: resources(),
 			})
 			rsp, err := NewFunction(logging.NewNopLogger()).RunFunction(context.Background(), req)
 			if err != nil {
