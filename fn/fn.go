@@ -301,32 +301,13 @@ func observedJobs(req *fnv1.RunFunctionRequest) ([]batchv1.Job, error) {
 // resources (keeping those of earlier pipeline steps) and its status to the
 // desired XR.
 func writeDesired(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse, plan *capture.Output) error {
-	desired, err := request.GetDesiredComposedResources(req)
-	if err != nil {
-		return errors.Wrap(err, "cannot read the desired composed resources")
-	}
-	if desired[ConfigMapResource], err = desiredComposed(plan.ConfigMap, true); err != nil {
-		return errors.Wrap(err, "cannot encode the ConfigMap")
-	}
 	// A State of the response's own: response.To shares the request's, and a
 	// refusal (checkResponseSize) answers with the request's desired state,
 	// which must still be what the earlier pipeline steps left.
-	rsp.Desired = &fnv1.State{Composite: req.GetDesired().GetComposite()}
-	if err := response.SetDesiredComposedResources(rsp, desired); err != nil {
-		return errors.Wrap(err, "cannot set the desired composed resources")
-	}
-	// The Jobs one at a time: each one's unstructured form is garbage as soon
-	// as it is in the response.
-	for _, j := range plan.Jobs {
-		dc, err := desiredComposed(j.Job, j.Ready)
-		if err != nil {
-			return errors.Wrapf(err, "cannot encode Job %s", j.Job.Name)
-		}
-		if err := response.SetDesiredComposedResources(rsp, map[resource.Name]*resource.DesiredComposed{resource.Name(jobResourcePrefix + j.Job.Name): dc}); err != nil {
-			return errors.Wrapf(err, "cannot set Job %s", j.Job.Name)
-		}
-	}
+	rsp.Desired = &fnv1.State{}
 
+	// The status first: the garbage of its conversion goes before the
+	// Jobs' Structs pile up (fn/limits.go).
 	dxr, err := request.GetDesiredCompositeResource(req)
 	if err != nil {
 		return errors.Wrap(err, "cannot read the desired PacketCapture")
@@ -344,7 +325,32 @@ func writeDesired(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse, p
 	if plan.Ready {
 		dxr.Ready = resource.ReadyTrue
 	}
-	return response.SetDesiredCompositeResource(rsp, dxr)
+	if err := response.SetDesiredCompositeResource(rsp, dxr); err != nil {
+		return errors.Wrap(err, "cannot set the desired PacketCapture")
+	}
+
+	desired, err := request.GetDesiredComposedResources(req)
+	if err != nil {
+		return errors.Wrap(err, "cannot read the desired composed resources")
+	}
+	if desired[ConfigMapResource], err = desiredComposed(plan.ConfigMap, true); err != nil {
+		return errors.Wrap(err, "cannot encode the ConfigMap")
+	}
+	if err := response.SetDesiredComposedResources(rsp, desired); err != nil {
+		return errors.Wrap(err, "cannot set the desired composed resources")
+	}
+	// The Jobs one at a time: each one's unstructured form is garbage as soon
+	// as it is in the response.
+	for _, j := range plan.Jobs {
+		dc, err := desiredComposed(j.Job, j.Ready)
+		if err != nil {
+			return errors.Wrapf(err, "cannot encode Job %s", j.Job.Name)
+		}
+		if err := response.SetDesiredComposedResources(rsp, map[resource.Name]*resource.DesiredComposed{resource.Name(jobResourcePrefix + j.Job.Name): dc}); err != nil {
+			return errors.Wrapf(err, "cannot set Job %s", j.Job.Name)
+		}
+	}
+	return nil
 }
 
 // desiredComposed is a typed object as a desired composed resource: its
