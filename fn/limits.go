@@ -20,7 +20,9 @@ import (
 //   - the memory a call holds: a request of 5,000 Pods is ~10 MB on the wire
 //     and ~60 MiB decoded. The function reads the Pods one at a time
 //     (decodeRequired) and lets go of the decoded request once they are read
-//     (releaseDecoded), so that a call holds little more than the request.
+//     (releaseDecoded); writeDesired converts the status before the Jobs and
+//     each Job on its own. A call then holds about 1.5x what the SDK's floor
+//     holds (the decoded request).
 //
 // Everything else is converted the plain way, as the SDK does.
 
