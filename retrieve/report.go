@@ -26,26 +26,29 @@ func WriteTable(w io.Writer, results []*Result) error {
 		if r.Source.Summary != nil {
 			packets, drops = strconv.FormatInt(r.Source.Summary.Packets, 10), strconv.FormatInt(r.Source.Summary.Dropped, 10)
 		}
-		var verified string
-		switch {
-		case errors.Is(r.Err, ErrGone):
-			verified = "gone"
-		case r.Err != nil:
-			verified = "failed"
-		case !v.OK():
-			verified = "MISMATCH"
-		case v.Checked == "":
-			verified = "no summary"
-		default:
-			verified = "yes (" + v.Checked + ")"
-		}
 		node := r.Source.Node
 		if node == "" {
 			node = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\n", r.Source.Name, node, packets, v.Bytes, drops, v.Files, verified)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\n", r.Source.Name, node, packets, v.Bytes, drops, v.Files, Verified(r))
 	}
 	return tw.Flush()
+}
+
+// Verified is the table's verdict on one source: gone, failed, MISMATCH,
+// no summary (nothing to check against), or what was checked.
+func Verified(r *Result) string {
+	switch {
+	case errors.Is(r.Err, ErrGone):
+		return "gone"
+	case r.Err != nil:
+		return "failed"
+	case !r.Verification.OK():
+		return "MISMATCH"
+	case r.Verification.Checked == "":
+		return "no summary"
+	}
+	return "yes (" + r.Verification.Checked + ")"
 }
 
 // Problems is every reason a fetch did not fully succeed, one line each.
