@@ -251,7 +251,7 @@ func sharedCapture(t *testing.T, out v1beta1.Output) sharedSetup {
 		if s.files[s.volumes[n]] == nil {
 			s.files[s.volumes[n]] = map[string][]byte{
 				// Another capture's files: never fetched, never deleted.
-				"shop_web-1_zzzz_20261124T090000Z.pcap": []byte("another jobId"),
+				"shop_web-1_zzzz_20261124T090000Z.pcap":  []byte("another jobId"),
 				"other_web-1_qwer_20261124T090000Z.pcap": []byte("another namespace"),
 			}
 		}
