@@ -142,6 +142,14 @@ func TestFetchPodOutput(t *testing.T) {
 			change: func(f podFiles, _ *corev1.Pod) { delete(f, summaryFile); delete(f, sumsFile) },
 			want:   outcome{Verified: map[string]string{"web-1-qwer-a": "no summary"}},
 		},
+		"ChecksumsOnly": {
+			reason: "Without a summary, SHA256SUMS alone still verifies every file it lists.",
+			change: func(f podFiles, _ *corev1.Pod) {
+				delete(f, summaryFile)
+				f[sumsFile] = sha256sums(f, fileName("web-1", "0"), fileName("web-1", "1"))
+			},
+			want: outcome{Verified: map[string]string{"web-1-qwer-a": "yes (sha256)"}},
+		},
 		"Ended": {
 			reason: "A capture Pod that has ended took its files with it: say so.",
 			change: func(_ podFiles, p *corev1.Pod) { p.Status.Phase = corev1.PodSucceeded },

@@ -258,9 +258,13 @@ func verify(s *Source, targetNS string, files []File, dir string) Verification {
 	for _, f := range files {
 		if !isSidecar(f.Name) && !hidden(f.Name) && ours(f.Name) && !contains(unrelated, f.Name) {
 			v.Files++
+			v.Bytes += f.Size
 		}
 	}
 	if sum == nil {
+		if hashed > 0 {
+			v.Checked = "sha256"
+		}
 		return v
 	}
 	v.Packets, v.Dropped = sum.Packets, sum.Dropped
@@ -296,7 +300,6 @@ func verify(s *Source, targetNS string, files []File, dir string) Verification {
 				s.Targets[i], n, bytes, t.Files, t.Bytes, s.SummaryFrom))
 		}
 	}
-	v.Bytes = allBytes
 	if allN != sum.Files || allBytes != sum.Bytes {
 		v.Problems = append(v.Problems, fmt.Sprintf("%d files of %d bytes arrived, the capture reported %d files of %d bytes (%s)",
 			allN, allBytes, sum.Files, sum.Bytes, s.SummaryFrom))
