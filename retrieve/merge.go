@@ -331,7 +331,7 @@ func CheckMerged(path string, pods []PodFiles) (int64, error) {
 	}
 	for i := range perPod {
 		if perPod[i].Len() > 0 {
-			return n, fmt.Errorf("Pod %s: packets of %s are missing from the merge", pods[i].Pod, perPod[i][0].path)
+			return n, fmt.Errorf("packets of %s (Pod %s) are missing from the merge", perPod[i][0].path, pods[i].Pod)
 		}
 	}
 	if r.NInterfaces() != len(pods) {
