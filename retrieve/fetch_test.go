@@ -531,3 +531,15 @@ func TestClean(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkExtract unpacks and hashes a 64 MiB tar stream, as a copy does.
+func BenchmarkExtract(b *testing.B) {
+	stream := tarOf(map[string][]byte{"a.pcap": bytes.Repeat([]byte("x"), 64<<20)}, true)
+	b.SetBytes(int64(len(stream)))
+	dir := b.TempDir()
+	for range b.N {
+		if _, err := extract(bytes.NewReader(stream), dir, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

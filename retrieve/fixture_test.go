@@ -336,7 +336,7 @@ type pkt struct {
 
 // pcapFile is a real pcap (tcpdump's format, Linux cooked capture) of
 // packets, written with pcapgo.
-func pcapFile(t *testing.T, packets []pkt) []byte {
+func pcapFile(t testing.TB, packets []pkt) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	w := pcapgo.NewWriterNanos(&buf)
