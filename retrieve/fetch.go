@@ -139,12 +139,11 @@ func hasCaptureFile(names []string) bool {
 }
 
 // copyOut runs a tar command in a container and unpacks its stream into
-// DIR/<source>, emptied first so no file of an earlier fetch stays.
+// DIR/<source>. Files of an earlier fetch there are overwritten, never
+// removed (DIR is the user's); verify and merge look only at the files of
+// this copy.
 func (c *Client) copyOut(ctx context.Context, s *Source, ns, pod, container string, cmd []string, opts FetchOptions) ([]File, error) {
 	dir := filepath.Join(opts.Dir, s.Name)
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, err
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}

@@ -116,10 +116,10 @@ func (c *Client) Find(ctx context.Context, ns, name string) (*Capture, error) {
 		return nil, forbidden(err, "list", "pods", ns)
 	}
 	cp.Sources = sources(jobs.Items, pods.Items)
+	if len(cp.Sources) > 0 && cp.TargetNamespace == "" {
+		return nil, fmt.Errorf("PacketCapture %s/%s has no spec.targetNamespace, which names its files", ns, name)
+	}
 	for _, s := range cp.Sources {
-		if cp.TargetNamespace == "" {
-			return nil, fmt.Errorf("PacketCapture %s/%s has no spec.targetNamespace: its files cannot be told apart", ns, name)
-		}
 		if s.Gone == "" && s.Output.Type == v1beta1.OutputHostPath {
 			s.Gone = c.nodeGone(ctx, s.Node)
 		}
@@ -187,6 +187,10 @@ func sources(jobs []batchv1.Job, pods []corev1.Pod) []*Source {
 		spec := templates[job]
 		base := Source{Job: job, Node: spec.NodeName, JobID: jobID(job)}
 		base.Output, base.Image, base.Targets = outputOf(spec)
+		if base.Output.Type == "" {
+			// Not a capture Job (no capture container): nothing of ours.
+			continue
+		}
 		ps := podsOf[job]
 		// Newest first: the newest attempt's summary describes the files.
 		sort.Slice(ps, func(i, j int) bool {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stesting "k8s.io/client-go/testing"
@@ -80,7 +81,11 @@ func TestFind(t *testing.T) {
 			// A capture Pod of another capture in the same namespace.
 			other := pod.DeepCopy()
 			other.Name, other.Labels[capture.LabelCapture] = "other-pod", "another-capture"
-			c := newCluster(t, []runtime.Object{&jobs[0], pod, other}, packetCapture(tc.name, tc.xr))
+			// A Pod with the capture's label that is no capture Pod (someone's
+			// debug Pod): not a source.
+			stray := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "stray", Namespace: testNS, Labels: map[string]string{capture.LabelCapture: testPC}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "debug", Image: "busybox"}}}}
+			c := newCluster(t, []runtime.Object{&jobs[0], pod, other, stray}, packetCapture(tc.name, tc.xr))
 			if tc.name == "nope" {
 				c = newCluster(t, []runtime.Object{&jobs[0], pod}, packetCapture(testPC, ""))
 			}
