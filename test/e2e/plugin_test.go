@@ -339,6 +339,62 @@ subjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]
 	}
 	logf("clean: ^C ended it in %.1fs", time.Since(interrupted).Seconds())
 	expectNoHelpers("after ^C")
+
+	// The Pod output: a Running, Ready capture Pod is copied over
+	// pods/exec. The API server authorizes the exec before it reaches a
+	// kubelet, so the 403 is real here; with the right, the copy fails only
+	// at the missing kubelet, naming the Pod.
+	var podName string
+	step("a Pod-output capture whose Pod runs and is Ready (status as a kubelet writes it)", func() error {
+		if err := k.apply(fmt.Sprintf("apiVersion: monitoring.openshift.tpg/v1alpha1\nkind: PacketCapture\nmetadata: {name: capture-pod, namespace: %s}\nspec: {targetNamespace: shop, targetDeployment: web, duration: \"30\", jobId: abcd}\n", pluginNS)); err != nil {
+			return err
+		}
+		job := strings.ReplaceAll(captureJob("web-1-abcd", "node-a", []string{"web-1/0b9f3c1e-0000-4000-8000-000000000001"}, "emptyDir: {}"),
+			captureLabel+": "+pluginCapture, captureLabel+": capture-pod")
+		if err := k.apply(job); err != nil {
+			return err
+		}
+		if err := poll(90*time.Second, 500*time.Millisecond, func() (bool, string, error) {
+			pods, err := k.list("pods", pluginNS, captureLabel+"=capture-pod")
+			if err == nil && len(pods) == 1 {
+				podName = pods[0].GetName()
+			}
+			return podName != "", fmt.Sprint(err), nil
+		}); err != nil {
+			return err
+		}
+		now := time.Now().UTC().Format(time.RFC3339)
+		return k.patchStatus("pod", pluginNS, podName, map[string]any{"status": map[string]any{
+			"phase": "Running", "startTime": now, "podIP": "10.128.0.10", "podIPs": []map[string]string{{"ip": "10.128.0.10"}},
+			"conditions": []map[string]string{{"type": "Ready", "status": "True", "lastTransitionTime": now}},
+			"containerStatuses": []map[string]any{{"name": "capture", "ready": true, "restartCount": 0, "image": "docker.io/nicolaka/netshoot:v0.13", "imageID": "",
+				"state": map[string]any{"running": map[string]any{"startedAt": now}}}},
+		}})
+	})
+	step("grant alice list on Jobs and Pods, not pods/exec", func() error {
+		return k.apply(fmt.Sprintf(`apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: pcap-reader, namespace: %s}
+rules:
+- {apiGroups: [monitoring.openshift.tpg], resources: [packetcaptures], verbs: [get, list]}
+- {apiGroups: [batch], resources: [jobs], verbs: [list]}
+- {apiGroups: [""], resources: [pods], verbs: [list]}
+`, pluginNS))
+	})
+	if err := poll(30*time.Second, 250*time.Millisecond, func() (bool, string, error) {
+		_, stderr, err := plugin.run("--as", "alice", "fetch", "capture-pod", "-n", pluginNS, "-o", filepath.Join(dir, "alice"))
+		return err != nil && strings.Contains(stderr, "not allowed to create pods/exec in namespace pcap-plugin") &&
+			strings.Contains(stderr, `verb "create" on resource "pods/exec"`), stderr, nil
+	}); err != nil {
+		t.Errorf("RBAC: exec: %v", err)
+	} else {
+		logf("RBAC: exec: the 403 names create pods/exec")
+	}
+	_, stderr, err = plugin.run("fetch", "capture-pod", "-n", pluginNS, "-o", filepath.Join(dir, "admin"))
+	if err == nil || !strings.Contains(stderr, podName+": copy from "+podName+"/capture") {
+		t.Errorf("fetch without a kubelet: %v, want the copy from %s to fail:\n%s", err, podName, stderr)
+	}
+	logf("fetch of a Ready Pod output without a kubelet: %s", lastLine(stderr))
 }
 
 // hasRow: a line of a table has these fields, whatever the spacing.
