@@ -97,6 +97,8 @@ func TestFetchPodOutput(t *testing.T) {
 			fileName("web-1", "0"): pcapFile(t, packets("web-1", t0, time.Millisecond, 3)),
 			fileName("web-1", "1"): pcapFile(t, packets("web-1b", t0.Add(time.Second), time.Millisecond, 2)),
 			".capture-complete":    nil,
+			// The network snapshot beside the PCAPs: copied, not counted.
+			testTarget + "_web-1_" + testJobID + "_" + testStart + ".netstate-start.txt": []byte("1: lo: <LOOPBACK,UP>\n"),
 		}
 		f[summaryFile] = []byte(summaryOf([]int64{5}, [][]string{{fileName("web-1", "0"), fileName("web-1", "1")}}, f))
 		f[sumsFile] = sha256sums(f, fileName("web-1", "0"), fileName("web-1", "1"), summaryFile)
@@ -228,6 +230,11 @@ func TestFetchPodOutput(t *testing.T) {
 				}
 				if d := cmp.Diff(want, readTree(t, dir)); d != "" {
 					t.Errorf("%s\nfiles on disk (-want +got):\n%s", tc.reason, d)
+				}
+				v := results[0].Verification
+				wantBytes := int64(len(files[fileName("web-1", "0")]) + len(files[fileName("web-1", "1")]))
+				if v.Files != 2 || v.Bytes != wantBytes || v.Packets != 5 {
+					t.Errorf("counted %d files, %d bytes, %d packets; want the 2 PCAPs, %d bytes, 5 packets", v.Files, v.Bytes, v.Packets, wantBytes)
 				}
 			}
 			if len(c.helpers) != 0 {

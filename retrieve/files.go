@@ -158,10 +158,13 @@ func writeFile(r io.Reader, dst string, counted io.Writer) (File, error) {
 
 // Verification is what checking one source's files found.
 type Verification struct {
-	Packets, Bytes, Dropped int64
-	// Files counts the capture files (not the summary and checksums).
+	// Packets and Dropped are the capture's own counts.
+	Packets, Dropped int64
+	// Files and Bytes count the capture files copied (tcpdump's), not the
+	// summary, checksums or network snapshots.
 	Files int
-	// Checked says what was compared: "size", "size+sha256", or "" when the
+	Bytes int64
+	// Checked says what was compared: "size", "sha256", "size+sha256", or "" when the
 	// capture left nothing to compare with.
 	Checked string
 	// Problems are mismatches; any of them fails the fetch.
@@ -256,7 +259,9 @@ func verify(s *Source, targetNS string, files []File, dir string) Verification {
 	}
 
 	for _, f := range files {
-		if !isSidecar(f.Name) && !hidden(f.Name) && ours(f.Name) && !contains(unrelated, f.Name) {
+		// The capture files, as the summary counts them; the network
+		// snapshots beside them are copied but not counted.
+		if isPcapName(f.Name) && !hidden(f.Name) && ours(f.Name) {
 			v.Files++
 			v.Bytes += f.Size
 		}
@@ -315,15 +320,6 @@ func verify(s *Source, targetNS string, files []File, dir string) Verification {
 func anyOurs(names []string, ours func(string) bool) bool {
 	for _, n := range names {
 		if ours(n) {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
 			return true
 		}
 	}
