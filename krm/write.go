@@ -24,8 +24,8 @@ import (
 // for one document of thousands of objects most of the time goes to growing
 // that queue and to the garbage collector scanning it. Measured in turns with
 // a kyaml passthrough (BenchmarkKRMOverPassthrough, docs/kpt.md): at 1,000
-// Pods the function costs about 2.2 times the passthrough's CPU with
-// framework.Execute, 1.65 times written this way. The bytes are kyaml's
+// Pods the function costs about 2.1 times the passthrough's CPU with
+// framework.Execute, 1.6 times written this way. The bytes are kyaml's
 // (TestRunIsExecute, TestWriteResourceListIsByteWriter).
 func Run(r io.Reader, w io.Writer) error {
 	rw := &kio.ByteReadWriter{Reader: r, KeepReaderAnnotations: true}
