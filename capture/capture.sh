@@ -2,47 +2,40 @@
 # capture.sh: capture the packets of one or more Pods, each in its own network namespace, from a
 # Job's Pod on their node (hostPID). The ConfigMap carries it; the Job runs
 #   /bin/sh /etc/packet-capture/capture.sh <pod-name>/<pod-uid> [<pod-name>/<pod-uid> ...]
-# one argument per target Pod. POSIX sh: it runs under dash, bash and busybox ash.
+# POSIX sh: it runs under dash, bash and busybox ash.
 #
 # Settings are files beside this script (the ConfigMap's keys), read as data, never sourced:
-#   duration-seconds, output-dir, job-id   required
-#   interface (any), snaplen (262144), filter (none: one tcpdump argument after --)
-#   max-file-size-mb, max-files            tcpdump -C and -W, per Pod; 0 or absent: no cap
-#   packet-count                           tcpdump -c, per Pod; 0 or absent: none
-#   network-snapshot                       on (default) or off
-#   retention-seconds                      stay alive after the capture so `kubectl cp` works;
-#                                          <output-dir>/.retrieved ends it early; 0: exit at once
-#   proc-root (/proc), target-namespace    (the env TARGET_POD_NAMESPACE overrides it)
-# The planner validated the settings. This script checks only what keeps it inside its paths
-# and out of the shell: absolute paths, digits for numbers, the shape of each argument.
-# TARGET_NODE_NAME (env) names the node in messages.
+#   duration-seconds, output-dir, job-id (required); interface (any); snaplen (262144);
+#   filter (one tcpdump argument after --); max-file-size-mb, max-files, packet-count (tcpdump
+#   -C, -W and -c per Pod; 0: none); network-snapshot (on|off, default on); retention-seconds
+#   (stay alive after the capture for `kubectl cp`, until <output-dir>/.retrieved appears);
+#   proc-root (/proc); target-namespace (the env TARGET_POD_NAMESPACE wins).
+# The planner validated them: this script checks only what keeps it inside its paths and out of
+# the shell (absolute paths, digits for numbers, the shape of each argument). TARGET_NODE_NAME
+# (env) names the node in messages.
 #
-# For each target Pod: its processes are those with the Pod's uid in their cgroup (CRI-O's
-# conmon aside). Its network namespace is that of its sandbox (pause) process, or else the one
-# most of its processes share; a process of the Pod in another namespace is reported. The
-# node's own namespace (that of <proc-root>/1) is refused: it would capture every Pod on the
-# node. A Pod not found is looked for every second until the capture window ends (its
-# container may be restarting). tcpdump runs in each namespace found. One timer stops them all
-# after duration-seconds, counted once every tcpdump listens (waiting at most 10 s). A Pod
-# whose process ends earlier (its pid gone or reused: /proc/<pid>/stat field 22 differs) has
-# its tcpdump stopped and is reported gone. SIGINT stops a tcpdump, which closes its files.
+# A Pod's processes are those with its uid in their cgroup (CRI-O's conmon aside); its network
+# namespace is its sandbox's (pause), or else the one most of its processes share, and a process
+# of the Pod in another one is reported. The node's own namespace (<proc-root>/1's) is refused.
+# A Pod not found is looked for every second within the capture window (a container may be
+# restarting). One tcpdump per Pod; one timer stops them all (SIGINT: they close their files)
+# duration-seconds after every one listens (waiting at most 10 s). A Pod whose process ends
+# (its pid gone, or reused: field 22 of /proc/<pid>/stat) has its tcpdump stopped: gone.
 #
-# In output-dir, per Pod, base = <namespace>_<pod>_<job-id>_<UTC start>:
-#   <base>.pcap (tcpdump's rotation number after it with -C), and with network-snapshot on
-#   <base>.netstate-start.txt, <base>.netstate-end.txt: addresses, routes, neighbours, sockets
-#   and counters inside the Pod's namespace (a missing tool is noted in the file).
-# Then summary.txt (the whole summary), SHA256SUMS of the PCAP files (where sha256sum exists)
-# and .capture-complete, before the retention window.
+# Files in output-dir, per Pod with base = <namespace>_<pod>_<job-id>_<UTC start>:
+#   <base>.pcap (tcpdump's rotation number after it with -C); <base>.netstate-start.txt and
+#   <base>.netstate-end.txt: addresses, routes, neighbours, sockets and counters inside the Pod's
+#   namespace (a missing tool is noted). Then summary.txt, SHA256SUMS of the PCAP files (where
+#   sha256sum exists) and .capture-complete, before the retention window.
 #
-# The summary (its format and parser: capture/summary.go) goes to stdout and, cut under 4 KiB,
-# to ${TERMINATION_LOG:-/dev/termination-log}: totals, one line per Pod, why a Pod is not ok,
-# file names. Status and exit code: those of the first Pod in argument order that is not ok;
-# SIGTERM or SIGINT overrides them all.
-#   0 ok: every Pod captured for the duration or its packet-count
-#   2 bad-settings: nothing was captured        3 pod-not-found: no process within the window
-#   4 tcpdump-failed                            5 gone: the Pod's process went away mid-capture
-#   6 host-network: refused                     143 interrupted: files complete up to then
-# The other Pods are captured whatever one Pod's fate. No tcpdump outlives the script.
+# The summary (format and parser: capture/summary.go) goes to stdout and, cut under 4 KiB, to
+# ${TERMINATION_LOG:-/dev/termination-log}. The status and the exit code are those of the first
+# Pod in argument order that is not ok; a stop signal overrides them. The other Pods are
+# captured whatever one Pod's fate, and no tcpdump outlives the script.
+#   0 ok (the duration, or packet-count)     2 bad-settings: nothing was captured
+#   3 pod-not-found within the window        4 tcpdump-failed
+#   5 gone: its process ended mid-capture    6 host-network: refused
+#   143 interrupted (SIGTERM/SIGINT): files complete up to then
 
 set -eu
 LC_ALL=C
@@ -96,32 +89,19 @@ safe() {
 	case $v in '') v=_ ;; .*) v=_${v#.} ;; esac
 }
 
-num duration-seconds
-duration=$v
-get output-dir
-out=$v
-get job-id
-job_id=$v
-get interface any
-iface=$v
-num snaplen 262144
-snaplen=$v
-get filter ''
-filter=$v
-num max-file-size-mb 0
-max_mb=$v
-num max-files 0
-max_files=$v
-num packet-count 0
-count=$v
-get network-snapshot on
-snapshot=$v
-num retention-seconds 0
-retention=$v
-get proc-root /proc
-proc=$v
-get target-namespace ''
-pod_ns=${TARGET_POD_NAMESPACE:-$v}
+num duration-seconds; duration=$v
+get output-dir; out=$v
+get job-id; job_id=$v
+get interface any; iface=$v
+num snaplen 262144; snaplen=$v
+get filter ''; filter=$v
+num max-file-size-mb 0; max_mb=$v
+num max-files 0; max_files=$v
+num packet-count 0; count=$v
+get network-snapshot on; snapshot=$v
+num retention-seconds 0; retention=$v
+get proc-root /proc; proc=$v
+get target-namespace ''; pod_ns=${TARGET_POD_NAMESPACE:-$v}
 node=${TARGET_NODE_NAME:-}
 case $out in /*) ;; *) die "setting output-dir: \"$out\" is not an absolute path" ;; esac
 case $proc in /*) ;; *) die "setting proc-root: \"$proc\" is not an absolute path" ;; esac
@@ -134,19 +114,12 @@ fi
 i=0
 for a in "$@"; do
 	i=$((i + 1))
-	name=${a%%/*}
-	uid=${a#*/}
+	name=${a%%/*} uid=${a#*/}
 	case $a in */*) ;; *) die "argument $i \"$a\": not <pod-name>/<pod-uid>" ;; esac
-	case $name in
-	'' | *[!a-z0-9.-]* | [.-]* | *[.-]) die "argument $i \"$a\": \"$name\" is not a Pod name" ;;
-	esac
+	case $name in '' | *[!a-z0-9.-]* | [.-]* | *[.-]) die "argument $i \"$a\": \"$name\" is not a Pod name" ;; esac
 	if [ ${#name} -gt 253 ]; then die "argument $i: the Pod name is longer than 253 characters"; fi
-	case $uid in
-	'' | *[!0-9A-Za-z-]* | -*) die "argument $i \"$a\": \"$uid\" is not a Pod uid" ;;
-	esac
-	if [ ${#uid} -lt 8 ] || [ ${#uid} -gt 64 ]; then
-		die "argument $i \"$a\": \"$uid\" is not a Pod uid (8 to 64 characters)"
-	fi
+	case $uid in '' | *[!0-9A-Za-z-]* | -*) die "argument $i \"$a\": \"$uid\" is not a Pod uid" ;; esac
+	if [ ${#uid} -lt 8 ] || [ ${#uid} -gt 64 ]; then die "argument $i \"$a\": \"$uid\" is not a Pod uid"; fi
 done
 ntargets=$#
 
@@ -154,12 +127,11 @@ mkdir -p "$out" 2>/dev/null || true
 if [ ! -d "$out" ] || [ ! -w "$out" ]; then die "setting output-dir: $out is not a writable directory"; fi
 rm -f "$out/.capture-complete" "$out/.retrieved"
 
-# The work directory holds, per target Pod by argument number i: i.name, i.uid, i.uid_ (with _
-# for -), i.base (its
-# files' base name); once found i.pid and i.start (the process followed), i.warn; i.host when
-# refused; from its runner i.log (tcpdump's messages), i.t0 (its start, epoch seconds),
-# i.tpid (tcpdump's pid) and last i.rc ("<tcpdump's exit status> <seconds captured>"); i.gone
-# when its process went away.
+# The work directory holds, per target Pod by argument number i: i.name, i.uid, i.uid_ (_ for
+# -), i.base (its files' base name); once found i.pid and i.start (the process followed) and
+# i.warn, or i.host when refused; from its runner i.log (tcpdump's messages), i.t0 (its start,
+# epoch seconds), i.tpid (tcpdump's pid), and last i.rc ("<exit status> <seconds captured>");
+# i.gone when its process went away.
 work=$(mktemp -d 2>/dev/null) || work=
 if [ -z "$work" ]; then
 	work=$out/.capture-work.$$
@@ -230,10 +202,8 @@ pstat() {
 	st=
 	read -r st 2>/dev/null <"$proc/$1/stat" || return 0
 	st=${st##*) } # after the command name, which may hold spaces and parentheses
-	set -f
-	# shellcheck disable=SC2086 # the fields of stat
+	# shellcheck disable=SC2086 # the fields of stat: numbers and a state letter
 	set -- $st
-	set +f
 	st="$1 ${20:-}"
 }
 
@@ -391,6 +361,7 @@ run_target() {
 				done
 			) &
 			nagger=$!
+			trap '' TERM # stopping: a further stop signal must not cut the wait short
 		fi
 		before=$sigs
 		rc=0
@@ -398,11 +369,24 @@ run_target() {
 		if [ "$rc" -gt 128 ] && [ "$sigs" -ne "$before" ]; then continue; fi
 		break
 	done
+	# A wait that a stop signal cut short may have reaped tcpdump and lost its status (bash
+	# then says -1 or 127). It was asked to stop; make sure it has.
+	case $rc in -* | 127)
+		n=0
+		while kill -0 "$tpid" 2>/dev/null && [ "$n" -lt 100 ]; do
+			sleep 0.1 2>/dev/null || sleep 1
+			n=$((n + 1))
+		done
+		rc=0
+		;;
+	esac
 	t1=$(date +%s)
 	if [ -n "$nagger" ]; then
 		kill "$nagger" 2>/dev/null || true
 		wait "$nagger" 2>/dev/null || true
 	fi
+	# The Pod's process now (a container may have restarted), for the end snapshot.
+	read -r p 2>/dev/null <"$work/$ri.pid" && rnet=$proc/$p/ns/net
 	if [ "$snapshot" != off ]; then netstate "$rnet" end >"$out/$rbase.netstate-end.txt" 2>&1 || true; fi
 	printf '%s %s\n' "$rc" "$((t1 - t0))" >"$work/$ri.rc"
 }

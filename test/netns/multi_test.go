@@ -469,7 +469,7 @@ func TestNodeJobManyPods(t *testing.T) {
 			for i, pod := range sortedPods(pods) {
 				tg, _ := full.Target(i + 1)
 				if want := map[bool]string{true: capture.CaptureOK, false: capture.CapturePodNotFound}[real[pod.name]]; tg.Status != want {
-					t.Errorf("%s: status %s, want %s", pod.name, tg.Status, want)
+					t.Errorf("%s: status %s (%s), want %s", pod.name, tg.Status, tg.Why, want)
 				}
 			}
 			t.Logf("%d targets (%d found) in %v: %d bytes of termination log, %d of %d target lines and %d of %d names kept; %s; %s",
