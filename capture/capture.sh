@@ -127,8 +127,8 @@ mkdir -p "$out" 2>/dev/null || true
 if [ ! -d "$out" ] || [ ! -w "$out" ]; then die "setting output-dir: $out is not a writable directory"; fi
 rm -f "$out/.capture-complete" "$out/.retrieved"
 
-# The work directory holds, per target Pod by argument number i: i.name, i.uid, i.uid_ (_ for
-# -), i.base (its files' base name); once found i.pid and i.start (the process followed) and
+# The work directory holds, per target Pod by argument number i: i.t ("<name> <uid> <uid with _
+# for -> <its files' base name>"); once found i.pid and i.start (the process followed) and
 # i.warn, or i.host when refused; from its runner i.log (tcpdump's messages), i.t0 (its start,
 # epoch seconds), i.tpid (tcpdump's pid), and last i.rc ("<exit status> <seconds captured>");
 # i.gone when its process went away.
@@ -149,15 +149,12 @@ used=' '
 for a in "$@"; do
 	i=$((i + 1))
 	all="$all $i"
-	printf '%s\n' "${a%%/*}" >"$work/$i.name"
-	printf '%s\n' "${a#*/}" >"$work/$i.uid"
-	printf '%s\n' "${a#*/}" | tr - _ >"$work/$i.uid_"
 	# A long Pod name is cut for its file name; a cut that meets another gets the argument number.
 	p=${a%%/*}
 	if [ ${#p} -gt 100 ]; then p=$(printf '%.100s' "$p"); fi
 	case $used in *" $p "*) p=$p-$i ;; esac
 	used="$used$p "
-	printf '%s\n' "$prefix$p$suffix" >"$work/$i.base"
+	printf '%s %s %s %s\n' "${a%%/*}" "${a#*/}" "$(printf '%s' "${a#*/}" | tr - _)" "$prefix$p$suffix" >"$work/$i.t"
 done
 
 # --- signals ----------------------------------------------------------------------------------
@@ -220,15 +217,13 @@ alive() {
 find_pods() {
 	: >"$work/patterns"
 	for fi in "$@"; do
-		read -r fu <"$work/$fi.uid"
-		read -r fu_ <"$work/$fi.uid_"
+		read -r _ fu fu_ _ <"$work/$fi.t"
 		printf '[-/]pod(%s|%s)(\\.slice|/|$)\n' "$fu" "$fu_" >>"$work/patterns"
 	done
 	grep -HoE -f "$work/patterns" "$proc"/[0-9]*/cgroup >"$work/matches" 2>/dev/null || true
 	if [ ! -s "$work/matches" ]; then return 0; fi
 	for fi in "$@"; do
-		read -r fu <"$work/$fi.uid"
-		read -r fu_ <"$work/$fi.uid_"
+		read -r _ fu fu_ _ <"$work/$fi.t"
 		grep -E ":[-/]pod($fu|$fu_)(\\.slice|/)?\$" "$work/matches" | sed -e 's/:[^:]*$//' >"$work/cands" || true
 		choose "$fi" <"$work/cands"
 	done
@@ -271,7 +266,7 @@ choose() {
 		fi
 	done
 	if [ -s "$work/$1.warn" ]; then
-		read -r fn <"$work/$1.name"
+		read -r fn _ <"$work/$1.t"
 		printf 'capture: pod %s: warning: %s\n' "$pod_ns/$fn" "$(cat "$work/$1.warn")" >&2
 	fi
 	pstat "$chosen"
@@ -285,18 +280,12 @@ choose() {
 
 # --- capturing --------------------------------------------------------------------------------
 
-# has_cap N: whether this shell (and so tcpdump) has capability N (N < 8) in effect.
-has_cap() {
-	eff=$(sed -n -e 's/^CapEff:[[:space:]]*\([0-9a-fA-F]*\)$/\1/p' /proc/self/status 2>/dev/null) || eff=
-	case $eff in '' | ?) return 0 ;; esac # unknown: assume a full set
-	eff=${eff#"${eff%??}"}
-	[ $((0x$eff >> $1 & 1)) -eq 1 ]
-}
 # -Z root: tcpdump built with a default user (Debian, RHEL) drops to it and then cannot open
-# rotated files. Staying root calls initgroups(), which needs CAP_SETGID (6); without it -Z is
-# left out, which works for builds without a default user (Alpine's).
-keep_root=0
-if has_cap 6; then keep_root=1; fi
+# rotated files. Staying root calls initgroups(), which needs CAP_SETGID (6) in effect; without
+# it -Z is left out, which works for builds without a default user (Alpine's).
+eff=$(sed -n -e 's/^CapEff:[[:space:]]*\([0-9a-fA-F]*\)$/\1/p' /proc/self/status 2>/dev/null) || eff=
+keep_root=1
+case $eff in ??*) if [ $((0x${eff#"${eff%??}"} >> 6 & 1)) -eq 0 ]; then keep_root=0; fi ;; esac
 
 # netstate NETNS WHEN: the network state inside the namespace NETNS, for <base>.netstate-WHEN.txt.
 netstate() {
@@ -318,8 +307,7 @@ netstate() {
 run_target() {
 	ri=$1
 	rnet=$2
-	read -r rname <"$work/$ri.name"
-	read -r rbase <"$work/$ri.base"
+	read -r rname _ _ rbase <"$work/$ri.t"
 	stop=0
 	sigs=0
 	nagger=
@@ -395,10 +383,9 @@ run_target() {
 launch() {
 	if [ "$interrupted" -ne 0 ]; then return 0; fi
 	read -r pid <"$work/$1.pid"
-	read -r base <"$work/$1.base"
-	read -r uid <"$work/$1.uid"
+	read -r name uid _ base <"$work/$1.t"
 	printf 'capture: pod %s (uid %s) via pid %s on node %s: %s s into %s/%s.pcap\n' \
-		"$pod_ns/$(cat "$work/$1.name")" "$uid" "$pid" "${node:-?}" "$duration" "$out" "$base"
+		"$pod_ns/$name" "$uid" "$pid" "${node:-?}" "$duration" "$out" "$base"
 	# Its stderr would only say that a shell reaped a tcpdump ended by SIGTERM.
 	run_target "$1" "$proc/$pid/ns/net" 2>/dev/null &
 	runners="$runners $1:$!"
@@ -528,11 +515,9 @@ dropped=0
 : >"$work/whys"
 : >"$work/names"
 for i in $all; do
-	read -r name <"$work/$i.name"
-	read -r uid <"$work/$i.uid"
+	read -r name uid _ base <"$work/$i.t"
 	tp=0 tb=0 td=0 tf=0 secs=0 rc=
 	if [ -e "$work/$i.rc" ]; then read -r rc secs <"$work/$i.rc"; fi
-	read -r base <"$work/$i.base"
 	why=
 	# tcpdump's closing lines: "N packets captured", "N packets dropped by kernel".
 	sed -n -e 's/^\([0-9][0-9]*\) packets* captured$/tp \1/p' -e 's/^\([0-9][0-9]*\) packets* dropped by kernel$/td \1/p' \
@@ -593,7 +578,7 @@ if [ "$nfiles" -gt 0 ] && command -v sha256sum >/dev/null 2>&1; then
 	(
 		cd "$out"
 		for i in $all; do
-			read -r base <"$work/$i.base"
+			read -r _ _ _ base <"$work/$i.t"
 			sha256sum -- "$base.pcap"* 2>/dev/null || true
 		done
 	) >"$out/SHA256SUMS" || printf 'capture: cannot write %s/SHA256SUMS\n' "$out" >&2

@@ -434,12 +434,31 @@ func busyboxPath(t *testing.T) string {
 	return busyboxDir
 }
 
+// runLock is held shared by every run of these tests on the machine (from
+// any checkout) while it runs. A run removes the mount points it created only
+// when it can then take the lock exclusively: another run may have bind
+// mounts on them, and removing one would pull it from under that run.
+const runLock = "/run/fpc-netns-tests.lock"
+
 func TestMain(m *testing.M) {
+	lock, err := os.OpenFile(runLock, os.O_CREATE|os.O_RDWR, 0o600)
+	if err == nil {
+		err = syscall.Flock(int(lock.Fd()), syscall.LOCK_SH)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "no lock %s (%v): mount points are left in place\n", runLock, err)
+	}
 	code := m.Run()
 	mountPoints.Lock()
-	for i := len(mountPoints.created) - 1; i >= 0; i-- {
-		if err := os.Remove(mountPoints.created[i]); err != nil {
-			fmt.Fprintf(os.Stderr, "cannot remove mount point %s: %v\n", mountPoints.created[i], err)
+	switch {
+	case len(mountPoints.created) == 0:
+	case err != nil || syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil:
+		fmt.Fprintf(os.Stderr, "mount points %v left in place: another run of these tests may use them\n", mountPoints.created)
+	default:
+		for i := len(mountPoints.created) - 1; i >= 0; i-- {
+			if err := os.Remove(mountPoints.created[i]); err != nil {
+				fmt.Fprintf(os.Stderr, "cannot remove mount point %s: %v\n", mountPoints.created[i], err)
+			}
 		}
 	}
 	mountPoints.Unlock()
