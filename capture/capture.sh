@@ -89,6 +89,16 @@ safe() {
 	case $v in '') v=_ ;; .*) v=_${v#.} ;; esac
 }
 
+# underscored VALUE: VALUE with _ for each -, in $v (without a fork: it runs once per Pod).
+underscored() {
+	IFS=-
+	# shellcheck disable=SC2086 # split at -
+	set -- $1
+	IFS=_
+	v=$*
+	unset IFS
+}
+
 num duration-seconds; duration=$v
 get output-dir; out=$v
 get job-id; job_id=$v
@@ -154,7 +164,8 @@ for a in "$@"; do
 	if [ ${#p} -gt 100 ]; then p=$(printf '%.100s' "$p"); fi
 	case $used in *" $p "*) p=$p-$i ;; esac
 	used="$used$p "
-	printf '%s %s %s %s\n' "${a%%/*}" "${a#*/}" "$(printf '%s' "${a#*/}" | tr - _)" "$prefix$p$suffix" >"$work/$i.t"
+	underscored "${a#*/}"
+	printf '%s %s %s %s\n' "${a%%/*}" "${a#*/}" "$v" "$prefix$p$suffix" >"$work/$i.t"
 done
 
 # --- signals ----------------------------------------------------------------------------------
@@ -520,11 +531,12 @@ for i in $all; do
 	if [ -e "$work/$i.rc" ]; then read -r rc secs <"$work/$i.rc"; fi
 	why=
 	# tcpdump's closing lines: "N packets captured", "N packets dropped by kernel".
-	sed -n -e 's/^\([0-9][0-9]*\) packets* captured$/tp \1/p' -e 's/^\([0-9][0-9]*\) packets* dropped by kernel$/td \1/p' \
-		"$work/$i.log" >"$work/counts" 2>/dev/null || : >"$work/counts"
-	while read -r k cn; do
-		case $k in tp) tp=$cn ;; td) td=$cn ;; esac
-	done <"$work/counts"
+	if [ -e "$work/$i.log" ]; then
+		while read -r cn cw; do
+			case $cn in '' | *[!0-9]*) continue ;; esac
+			case $cw in 'packets captured' | 'packet captured') tp=$cn ;; 'packets dropped by kernel' | 'packet dropped by kernel') td=$cn ;; esac
+		done <"$work/$i.log"
+	fi
 	for f in "$out/$base.pcap"*; do
 		if [ ! -f "$f" ]; then continue; fi
 		# shellcheck disable=SC2046 # the fields of ls -ln: the fifth is the size

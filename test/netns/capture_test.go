@@ -56,7 +56,7 @@ func TestCaptureAsRendered(t *testing.T) {
 			ticks := p.ticker(portTicker, "tick", 10*time.Millisecond, stopTicks)
 			excluded := p.ticker(portExcluded, "excl", 5*time.Millisecond, stopTicks)
 			c := startCapture(t, r, options{shell: tc.shell})
-			c.firstFile(t, 5*time.Second)
+			c.firstFile(t, loadSlack)
 			const count = 2000
 			sent := p.stream(portStream, "seq", count, 200, time.Millisecond)
 			res := c.wait(t, duration+10*time.Second)
@@ -81,7 +81,7 @@ func TestCaptureAsRendered(t *testing.T) {
 			if m == nil {
 				t.Fatalf("file name %q does not match %v", res.files[0], fileName)
 			}
-			if at, err := time.Parse("20060102T150405Z", m[1]); err != nil || at.Before(c.started.Add(-2*time.Second)) || at.After(c.started.Add(2*time.Second)) {
+			if at, err := time.Parse("20060102T150405Z", m[1]); err != nil || at.Before(c.started.Add(-2*time.Second)) || at.After(c.started.Add(loadSlack)) {
 				t.Errorf("file name time %s is not the start time %s", m[1], c.started.UTC().Format(time.RFC3339))
 			}
 			pkts := readPCAP(t, filepath.Join(res.outDir, res.files[0]))
@@ -191,7 +191,7 @@ func TestRotation(t *testing.T) {
 			cg := newMemCgroup(t)
 			c := startCapture(t, r, options{memCgroup: cg})
 			mem := c.sampleMemory()
-			c.firstFile(t, 5*time.Second)
+			c.firstFile(t, loadSlack)
 			// About 5.1 MB of PCAP records in 1.4 s: 6 files of 1 MB.
 			const count, size = 3500, 1400
 			sent := p.stream(portStream, "big", count, size, 400*time.Microsecond)
@@ -324,7 +324,7 @@ func TestProcTreeSpellings(t *testing.T) {
 
 			r := render(t, n, spec{duration: "1", filter: testFilter, uid: uid})
 			c := startCapture(t, r, options{data: map[string]string{"proc-root": root}})
-			res := c.wait(t, 10*time.Second)
+			res := c.wait(t, 2*loadSlack)
 			if res.exit != 0 {
 				t.Fatalf("capture failed: %v", res)
 			}
@@ -446,7 +446,7 @@ func TestBadSettings(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			r := render(t, &node{uid: uid}, spec{duration: "5"})
-			res := startCapture(t, r, options{data: tc.data, args: tc.args, replaceArgs: tc.args != nil}).wait(t, 10*time.Second)
+			res := startCapture(t, r, options{data: tc.data, args: tc.args, replaceArgs: tc.args != nil}).wait(t, 2*loadSlack)
 			if res.exit != capture.ExitBadSettings {
 				t.Fatalf("exit %d, want %d: %v", res.exit, capture.ExitBadSettings, res)
 			}
@@ -523,7 +523,7 @@ func TestInjection(t *testing.T) {
 		t.Run(fmt.Sprintf("%02d/filter", i), func(t *testing.T) {
 			t.Parallel()
 			r := render(t, n, spec{duration: "1"})
-			res := startCapture(t, r, options{data: map[string]string{"filter": payload}}).wait(t, 10*time.Second)
+			res := startCapture(t, r, options{data: map[string]string{"filter": payload}}).wait(t, 2*loadSlack)
 			check(t, res, 0, capture.ExitTCPDumpFailed)
 		})
 		t.Run(fmt.Sprintf("%02d/names", i), func(t *testing.T) {
@@ -532,7 +532,7 @@ func TestInjection(t *testing.T) {
 			res := startCapture(t, r, options{
 				data: map[string]string{"job-id": payload, "target-namespace": payload},
 				env:  map[string]string{"TARGET_NODE_NAME": payload},
-			}).wait(t, 10*time.Second)
+			}).wait(t, 2*loadSlack)
 			check(t, res, 0)
 			if len(res.files) != 1 {
 				t.Errorf("payload %q: files %v, want 1", payload, res.files)
@@ -545,7 +545,7 @@ func TestInjection(t *testing.T) {
 			if i%2 == 1 { // behind a valid argument
 				args = []string{targetPod + "/" + n.uid, payload + "/" + newUID()}
 			}
-			res := startCapture(t, r, options{args: args, replaceArgs: true}).wait(t, 10*time.Second)
+			res := startCapture(t, r, options{args: args, replaceArgs: true}).wait(t, 2*loadSlack)
 			check(t, res, capture.ExitBadSettings)
 		})
 		t.Run(fmt.Sprintf("%02d/uid", i), func(t *testing.T) {
@@ -555,7 +555,7 @@ func TestInjection(t *testing.T) {
 			if i%2 == 1 {
 				args = []string{targetPod + "/" + n.uid, "web-b/" + payload}
 			}
-			res := startCapture(t, r, options{args: args, replaceArgs: true}).wait(t, 10*time.Second)
+			res := startCapture(t, r, options{args: args, replaceArgs: true}).wait(t, 2*loadSlack)
 			check(t, res, capture.ExitBadSettings)
 			if len(res.files) != 0 {
 				t.Errorf("payload %q: files %v were left", payload, res.files)
@@ -580,7 +580,7 @@ func TestTerminated(t *testing.T) {
 	time.Sleep(time.Second)
 	sent := time.Now()
 	c.signal(t, syscall.SIGTERM)
-	res := c.wait(t, 10*time.Second)
+	res := c.wait(t, 2*loadSlack)
 	took := c.ended.Sub(sent)
 	if res.exit != 143 {
 		t.Fatalf("exit %d, want 143: %v", res.exit, res)
@@ -614,11 +614,11 @@ func TestRetention(t *testing.T) {
 
 	r := render(t, n, spec{duration: "1", filter: testFilter, retention: 60})
 	c, ready, probe := startWithReadiness(t, r, options{})
-	c.firstFile(t, 5*time.Second)
+	c.firstFile(t, loadSlack)
 	if ready() {
 		t.Errorf("readiness probe %q passes while the capture runs", probe)
 	}
-	if !c.waitFor(5*time.Second, ready) {
+	if !c.waitFor(loadSlack, ready) {
 		t.Fatalf("readiness probe %q never passed", probe)
 	}
 	if !c.running() {
@@ -635,7 +635,7 @@ func TestRetention(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(c.outDir, ".retrieved"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res := c.wait(t, 5*time.Second)
+	res := c.wait(t, loadSlack)
 	if res.exit != 0 {
 		t.Fatalf("exit %d, want 0: %v", res.exit, res)
 	}
@@ -683,7 +683,7 @@ func TestSummaryFitsTerminationLog(t *testing.T) {
 	res := startCapture(t, r, options{
 		pathPrefix: bin,
 		data:       map[string]string{"proc-root": root},
-	}).wait(t, 10*time.Second)
+	}).wait(t, 2*loadSlack)
 	if res.exit != 0 {
 		t.Fatalf("capture failed: %v", res)
 	}

@@ -180,7 +180,7 @@ func TestNodeJobTwoPods(t *testing.T) {
 			cg := newMemCgroup(t)
 			c := startCapture(t, r, options{shell: tc.shell, memCgroup: cg})
 			mem := c.sampleMemory()
-			c.waitFiles(t, 2, 5*time.Second)
+			c.waitFiles(t, 2, loadSlack)
 			const count = 2000
 			sent := map[string]streamResult{}
 			var mu sync.Mutex
@@ -280,12 +280,12 @@ func TestNodeJobPodMissing(t *testing.T) {
 	r := render(t, nil, spec{duration: "2", filter: testFilter, retention: 60,
 		pods: []targetPodSpec{{podA, missingUID}, {podB, n.uid}}})
 	c, ready, probe := startWithReadiness(t, r, options{})
-	c.firstFile(t, 5*time.Second)
+	c.firstFile(t, loadSlack)
 	sent := p.stream(portStream, "seq", 1000, 200, time.Millisecond)
 	if ready() {
 		t.Errorf("readiness probe %q passes while the capture runs", probe)
 	}
-	if !c.waitFor(duration+5*time.Second, ready) {
+	if !c.waitFor(duration+loadSlack, ready) {
 		t.Fatalf("readiness probe %q never passed\nstdout:\n%s\nstderr:\n%s", probe, c.stdout.String(), c.stderr.String())
 	}
 	readyAt := time.Since(c.started)
@@ -337,7 +337,7 @@ func TestNodeJobPodMissing(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(c.outDir, ".retrieved"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res := c.wait(t, 5*time.Second)
+	res := c.wait(t, loadSlack)
 	if res.exit != capture.ExitPodNotFound {
 		t.Fatalf("exit %d, want %d: %v", res.exit, capture.ExitPodNotFound, res)
 	}
@@ -436,7 +436,7 @@ func TestNodeJobManyPods(t *testing.T) {
 			cg := newMemCgroup(t)
 			c := startCapture(t, r, options{shell: shell, data: map[string]string{"proc-root": root}, memCgroup: cg})
 			mem := c.sampleMemory()
-			res := c.wait(t, duration+20*time.Second)
+			res := c.wait(t, 2*time.Minute) // against a hang: under load this is slow
 			if res.exit != capture.ExitPodNotFound {
 				t.Fatalf("exit %d, want %d: %v", res.exit, capture.ExitPodNotFound, res)
 			}
@@ -495,12 +495,12 @@ func TestNodeJobTerminated(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%v", shell, after), func(t *testing.T) {
 				c := startCapture(t, r, options{shell: shell})
 				if after >= time.Second {
-					c.waitFiles(t, 2, 5*time.Second)
+					c.waitFiles(t, 2, loadSlack)
 				}
 				time.Sleep(after)
 				sent := time.Now()
 				c.signal(t, syscall.SIGTERM)
-				res := c.wait(t, 10*time.Second)
+				res := c.wait(t, 2*loadSlack)
 				took := c.ended.Sub(sent)
 				if res.exit != 143 {
 					t.Fatalf("exit %d, want 143: %v", res.exit, res)
