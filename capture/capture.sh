@@ -212,7 +212,7 @@ pstat() {
 	st=${st##*) } # after the command name, which may hold spaces and parentheses
 	# shellcheck disable=SC2086 # the fields of stat: numbers and a state letter
 	set -- $st
-	st="$1 ${20:-}"
+	st="${1:-} ${20:-}"
 }
 
 # alive PID START: whether process PID still runs and is the one that started at START.
@@ -431,6 +431,9 @@ sleep_for() {
 	wait "$sleeper" || kill "$sleeper" 2>/dev/null || true
 }
 
+if [ ! -e "$proc/1/ns/net" ]; then
+	printf 'capture: cannot read %s/1/ns/net (CAP_SYS_PTRACE?): the node'\''s namespace cannot be told apart\n' "$proc" >&2
+fi
 # shellcheck disable=SC2086 # argument numbers only
 find_and_start $all
 
