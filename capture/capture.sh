@@ -320,9 +320,8 @@ run_target() {
 	rnet=$2
 	read -r rname _ _ rbase <"$work/$ri.t"
 	stop=0
-	sigs=0
 	nagger=
-	trap 'stop=1; sigs=$((sigs + 1))' TERM
+	trap 'stop=1' TERM
 	t0=$(date +%s)
 	printf '%s\n' "$t0" >"$work/$ri.t0"
 	if [ "$snapshot" != off ]; then netstate "$rnet" start >"$out/$rbase.netstate-start.txt" 2>&1 || true; fi
@@ -343,7 +342,7 @@ run_target() {
 	tpid=$!
 	printf '%s\n' "$tpid" >"$work/$ri.tpid"
 	if [ -e "$work/.stop" ]; then stop=1; fi
-	# A trapped signal makes wait return early (status > 128): stop tcpdump, once, and wait again.
+	# A trapped signal makes wait return early: then stop tcpdump, once, and wait again.
 	while :; do
 		if [ "$stop" -ne 0 ] && [ -z "$nagger" ]; then
 			# A listening tcpdump ends on SIGINT, closing its files. One not listening yet may
@@ -362,23 +361,22 @@ run_target() {
 			nagger=$!
 			trap '' TERM # stopping: a further stop signal must not cut the wait short
 		fi
-		before=$sigs
 		rc=0
 		wait "$tpid" || rc=$?
-		if [ "$rc" -gt 128 ] && [ "$sigs" -ne "$before" ]; then continue; fi
+		# Whether the wait ended for tcpdump or for a signal only tcpdump tells: its status may
+		# be > 128 either way, bash may return early for a signal already handled, and once it
+		# has lost track of tcpdump it says -1 or 127.
+		if [ "$rc" -ne 0 ] && kill -0 "$tpid" 2>/dev/null; then
+			case $rc in -* | 127) sleep 0.1 2>/dev/null || sleep 1 ;; esac
+			continue
+		fi
 		break
 	done
-	# A wait that a stop signal cut short may have reaped tcpdump and lost its status (bash
-	# then says -1 or 127). It was asked to stop; make sure it has.
-	case $rc in -* | 127)
-		n=0
-		while kill -0 "$tpid" 2>/dev/null && [ "$n" -lt 100 ]; do
-			sleep 0.1 2>/dev/null || sleep 1
-			n=$((n + 1))
-		done
-		rc=0
-		;;
-	esac
+	# Ended during a wait cut short, its status is lost; one that wrote its closing counts
+	# ended cleanly.
+	if [ "$rc" -gt 128 ] || [ "$rc" -lt 0 ] || [ "$rc" -eq 127 ]; then
+		if grep -q 'packets* captured$' "$work/$ri.log" 2>/dev/null; then rc=0; fi
+	fi
 	t1=$(date +%s)
 	if [ -n "$nagger" ]; then
 		kill "$nagger" 2>/dev/null || true
