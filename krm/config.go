@@ -13,6 +13,7 @@ import (
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/function-packet-capture/function-packet-capture/capture"
 	"github.com/function-packet-capture/function-packet-capture/input/v1beta1"
 )
 
@@ -70,7 +71,7 @@ func decodeInput(v any, p *field.Path) (*v1beta1.Input, field.ErrorList) {
 	if err := json.Unmarshal(b, in); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return nil, field.ErrorList{field.Invalid(childPath(p, typeErr.Field), typeErr.Value, "must be of type "+typeErr.Type.String())}
+			return nil, field.ErrorList{capture.TypeError(p, typeErr)}
 		}
 		return nil, field.ErrorList{field.Invalid(p, "", err.Error())}
 	}
