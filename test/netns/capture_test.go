@@ -415,8 +415,9 @@ func TestPodNotFound(t *testing.T) {
 		t.Fatalf("summary lines %q, want one %q", res.summary.lines, targetPod+": pod-not-found: ...")
 	}
 	msg := res.summary.lines[0]
-	// The Job names only the Pod; its node is the one the Job runs on.
-	for _, want := range []string{uid, "gone", "this node"} {
+	// The Job names the Pod; its node comes from the downward API
+	// (TARGET_NODE_NAME from spec.nodeName).
+	for _, want := range []string{uid, "gone", "node " + targetNode} {
 		if !strings.Contains(msg, want) || !strings.Contains(res.stderr, want) {
 			t.Errorf("message does not mention %q:\n%v", want, res)
 		}
