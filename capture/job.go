@@ -168,11 +168,13 @@ func captureJob(pc PacketCapture, s settings, cmName string, v jobValues, n int,
 	resources := s.resources
 	memory, disk := s.memoryLimitFor(n), s.diskLimitFor(n)
 	if !memory.IsZero() || !disk.IsZero() {
+		// Either is set only over a limit the Input has: Limits is not nil.
 		resources = *s.resources.DeepCopy()
-		for name, q := range map[corev1.ResourceName]resource.Quantity{corev1.ResourceMemory: memory, corev1.ResourceEphemeralStorage: disk} {
-			if !q.IsZero() {
-				resources.Limits[name] = q
-			}
+		if !memory.IsZero() {
+			resources.Limits[corev1.ResourceMemory] = memory
+		}
+		if !disk.IsZero() {
+			resources.Limits[corev1.ResourceEphemeralStorage] = disk
 		}
 	}
 	container := corev1.Container{

@@ -165,6 +165,11 @@ func parseAs(t reflect.Type, s string) (any, error) {
 		return s, nil
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		i, err := strconv.ParseInt(s, 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			// Whole, but too large for any integer: the Input's decoding
+			// names the field's range.
+			return strconv.ParseFloat(s, 64)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("must be an integer")
 		}
