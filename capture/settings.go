@@ -420,7 +420,8 @@ var intRanges = map[string][2]int32{
 	"maxFileSizeMB":           {1, 10240},
 	"maxFiles":                {1, 1000},
 	"retentionSeconds":        {0, 86400},
-	// A sane bound: more packets than a day of a busy link is a typo.
+	// A sane bound: 100 million packets are tens of gigabytes at common
+	// sizes; a larger count is a typo.
 	"packetCount": {1, 100_000_000},
 }
 
