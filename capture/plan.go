@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -68,6 +69,10 @@ type capture struct {
 	detail string
 	// planned is the Job to keep or create, nil when there is none.
 	planned *batchv1.Job
+	// result is what the capture's summary says, once read.
+	result *result
+	// partial: the capture holds less than the whole duration.
+	partial bool
 }
 
 // Validate checks a PacketCapture and the Input without planning: adapters
@@ -100,6 +105,7 @@ func Plan(req Request) (*Output, error) {
 		ledger = Ledger{}
 	}
 	known := ledger.phases()
+	nodeOf, recorded := ledger.nodesAndResults()
 
 	byPod := make(map[string]*capture)
 	var kept []PlannedJob
@@ -126,6 +132,7 @@ func Plan(req Request) (*Output, error) {
 		sawNodeJob = sawNodeJob || per == v1beta1.JobPerNode
 		record := func(phase Phase, detail string, planned *batchv1.Job) {
 			for i, t := range targets {
+				phase, detail := advance(known[t.Name], phase, detail)
 				c := &capture{target: t, job: observed.Name, phase: phase, detail: detail}
 				if i == 0 {
 					// One capture carries the Job its Pods share.
@@ -185,13 +192,16 @@ func Plan(req Request) (*Output, error) {
 		if _, ok := byPod[pod]; ok {
 			continue
 		}
-		c := &capture{target: target{Name: pod}, phase: phase}
+		c := &capture{target: target{Name: pod, Node: nodeOf[pod]}, phase: phase, detail: recordedDetail(phase)}
 		switch phase {
 		case PodRequested:
 			// Asked for but never seen: decided below, with the Pods.
 			continue
-		case PodPending, PodRunning, PodRetrievable:
+		case PodPending, PodRunning:
 			c.phase, c.detail = PodGone, "its Job was deleted before the capture's outcome was seen"
+		case PodRetrievable:
+			// Its files were complete: the capture had finished.
+			c.phase, c.detail = PodSucceeded, "the capture finished; its Job was removed before its summary was read"
 		}
 		byPod[pod] = c
 	}
@@ -250,7 +260,7 @@ func Plan(req Request) (*Output, error) {
 	// Requested earlier, never created, and the Pod cannot be captured now.
 	for pod, phase := range known {
 		if _, ok := byPod[pod]; !ok && phase == PodRequested {
-			c := &capture{target: target{Name: pod}, phase: PodGone,
+			c := &capture{target: target{Name: pod, Node: nodeOf[pod]}, phase: PodGone,
 				detail: "its Job was never created and the Pod can no longer be captured"}
 			if jobPer == v1beta1.JobPerPod {
 				c.job = JobName(pod, s.jobID)
@@ -259,8 +269,21 @@ func Plan(req Request) (*Output, error) {
 		}
 	}
 
+	summaries, unreadable := captureSummaries(req.CapturePods, s.jobID)
 	captures := make([]*capture, 0, len(byPod))
 	for _, c := range byPod {
+		// A result, once read, is kept: the capture Pod that holds the
+		// summary goes away with its Job.
+		if r, ok := recorded[c.target.Name]; ok {
+			c.result = &r
+		} else if sum, ok := summaries[c.target.Name]; ok && (sum.ended || c.phase.final()) {
+			c.result = &sum.result
+		}
+		if c.result != nil {
+			// The summary tells each Pod's outcome, where the Job tells
+			// only the first failure of a node's Pods.
+			c.phase, c.detail, c.partial = c.result.outcome(s.durationSeconds)
+		}
 		captures = append(captures, c)
 	}
 	slices.SortFunc(captures, func(a, b *capture) int { return cmp.Compare(a.target.Name, b.target.Name) })
@@ -273,7 +296,7 @@ func Plan(req Request) (*Output, error) {
 	p.Jobs = append(p.Jobs, kept...)
 	slices.SortFunc(p.Jobs, func(a, b PlannedJob) int { return cmp.Compare(a.Job.Name, b.Job.Name) })
 
-	p.Status = status(pc, s, req.Deployment != nil, captures, sel.skipped, notCaptured)
+	p.Status = status(pc, s, req.Deployment, captures, sel.skipped, notCaptured)
 	if started || len(newTargets) > 0 {
 		p.Status.Ledger.JobPer = jobPer
 	}
@@ -284,6 +307,10 @@ func Plan(req Request) (*Output, error) {
 	slices.Sort(drifted)
 	slices.Sort(misnamed)
 	p.Events = append(summaryEvents(p.Status, sel.skipped, notCaptured, drifted, len(kept)), p.Events...)
+	if len(unreadable) > 0 {
+		p.Events = append(p.Events, Event{Severity: SeverityWarning, Reason: "CaptureSummaryUnreadable",
+			Message: nameList("capture Pod", unreadable) + ": the termination message is not a capture summary, so the capture's packets and files are not known; see the capture Pod's logs"})
+	}
 	if len(misnamed) > 0 {
 		p.Events = append(p.Events, Event{Severity: SeverityWarning, Reason: "InvalidJobName",
 			Message: nameList("Job", misnamed) + " ignored: not a valid object name"})
@@ -354,6 +381,54 @@ func podNames(targets []target) []string {
 	return names
 }
 
+// final tells whether a capture in this phase has its outcome.
+func (ph Phase) final() bool { return ph == PodSucceeded || ph == PodFailed || ph == PodGone }
+
+// progress orders the phases of one Pod's capture: it never moves to a
+// lower one.
+func (ph Phase) progress() int {
+	switch {
+	case ph.final():
+		return 4
+	case ph == PodRetrievable:
+		return 3
+	case ph == PodRunning:
+		return 2
+	case ph == PodPending:
+		return 1
+	case ph == PodRequested:
+		return 0
+	}
+	return -1
+}
+
+// advance is the phase of a capture recorded in the ledger as recorded and
+// observed now as observed (with detail). A capture never moves back: the
+// Job of a Pod-output capture shows active=1, ready=0 while its container
+// stops after the retention window, which is no reason to say Running
+// again; and an outcome, once recorded, stays.
+func advance(recorded, observed Phase, detail string) (Phase, string) {
+	if recorded == observed || recorded.progress() < observed.progress() {
+		return observed, detail
+	}
+	return recorded, recordedDetail(recorded)
+}
+
+// recordedDetail explains a phase known only from the ledger.
+func recordedDetail(ph Phase) string {
+	switch ph {
+	case PodRetrievable:
+		return retrievableDetail
+	case PodFailed:
+		return "the capture failed (recorded by an earlier reconcile)"
+	case PodGone:
+		return "its Job disappeared before the capture's outcome was seen"
+	}
+	return ""
+}
+
+const retrievableDetail = "capture finished; files can be copied out of the capture Pod"
+
 // done tells whether a capture in this phase has finished well.
 func (ph Phase) done() bool { return ph == PodSucceeded || ph == PodRetrievable }
 
@@ -368,14 +443,16 @@ var exitCodePattern = regexp.MustCompile(`exit code (\d+)`)
 
 // jobPhase reads a capture's phase from its Job's status.
 func jobPhase(j *batchv1.Job) (Phase, string) {
+	// SuccessCriteriaMet and FailureTarget come first, while the Job's Pod
+	// still stops (active=1, ready=0): they are the outcome already.
 	for _, c := range j.Status.Conditions {
 		if c.Status != corev1.ConditionTrue {
 			continue
 		}
 		switch c.Type {
-		case batchv1.JobComplete:
+		case batchv1.JobComplete, batchv1.JobSuccessCriteriaMet:
 			return PodSucceeded, ""
-		case batchv1.JobFailed:
+		case batchv1.JobFailed, batchv1.JobFailureTarget:
 			return PodFailed, failureDetail(j, c)
 		}
 	}
@@ -385,7 +462,7 @@ func jobPhase(j *batchv1.Job) (Phase, string) {
 	}
 	switch {
 	case hasProbe && j.Status.Ready != nil && *j.Status.Ready > 0:
-		return PodRetrievable, "capture finished; files can be copied out of the capture Pod"
+		return PodRetrievable, retrievableDetail
 	case j.Status.Active > 0:
 		return PodRunning, ""
 	}
@@ -426,7 +503,7 @@ func (l Ledger) phases() map[string]Phase {
 	for _, e := range []struct {
 		pods  []string
 		phase Phase
-	}{{l.Requested, PodRequested}, {l.Started, PodRunning}, {l.Succeeded, PodSucceeded}, {l.Failed, PodFailed}, {l.Gone, PodGone}} {
+	}{{l.Requested, PodRequested}, {l.Started, PodRunning}, {l.Retrievable, PodRetrievable}, {l.Succeeded, PodSucceeded}, {l.Failed, PodFailed}, {l.Gone, PodGone}} {
 		for _, pod := range e.pods {
 			m[pod] = e.phase
 		}
@@ -434,16 +511,52 @@ func (l Ledger) phases() map[string]Phase {
 	return m
 }
 
+// nodesAndResults indexes the ledger's nodes and results by Pod. A result
+// that does not parse is left out: it is read again from its capture Pod
+// while that exists.
+func (l Ledger) nodesAndResults() (map[string]string, map[string]result) {
+	nodes, results := make(map[string]string), make(map[string]result)
+	for node, pods := range l.Nodes {
+		for pod, line := range pods {
+			nodes[pod] = node
+			if r, ok := parseResult(line); ok {
+				results[pod] = r
+			}
+		}
+	}
+	return nodes, results
+}
+
 // status summarises the captures for the PacketCapture's status.
-func status(pc PacketCapture, s settings, deploymentFound bool, captures []*capture, skipped, notCaptured []PodStatus) Status {
+func status(pc PacketCapture, s settings, d *appsv1.Deployment, captures []*capture, skipped, notCaptured []PodStatus) Status {
 	st := Status{JobID: s.jobID, Ledger: Ledger{JobID: s.jobID}, Retrieve: retrieveHint(pc, s)}
-	nodes := make(map[string]bool)
 	pods := make([]PodStatus, 0, len(captures)+len(skipped)+len(notCaptured))
 	for _, c := range captures {
-		pods = append(pods, PodStatus{Pod: c.target.Name, Node: c.target.Node, Job: c.job, Phase: c.phase, Message: c.detail})
+		ps := PodStatus{Pod: c.target.Name, Node: c.target.Node, Job: c.job, Phase: c.phase, Message: c.detail, Partial: c.partial}
 		if c.target.Node != "" {
-			nodes[c.target.Node] = true
+			if st.Ledger.Nodes == nil {
+				st.Ledger.Nodes = make(map[string]map[string]string)
+			}
+			if st.Ledger.Nodes[c.target.Node] == nil {
+				st.Ledger.Nodes[c.target.Node] = make(map[string]string)
+			}
+			line := ""
+			if c.result != nil {
+				line = c.result.String()
+			}
+			st.Ledger.Nodes[c.target.Node][c.target.Name] = line
 		}
+		if r := c.result; r != nil {
+			ps.Packets, ps.Bytes, ps.Dropped, ps.Files = ptrTo(r.packets), ptrTo(r.bytes), ptrTo(r.dropped), ptrTo(r.files)
+			st.Counts.Packets += r.packets
+			st.Counts.Bytes += r.bytes
+			st.Counts.Dropped += r.dropped
+			st.Counts.Files += r.files
+		}
+		if c.partial {
+			st.Counts.Partial++
+		}
+		pods = append(pods, ps)
 		switch {
 		case c.phase == PodRequested:
 			st.Ledger.Requested = append(st.Ledger.Requested, c.target.Name)
@@ -452,7 +565,7 @@ func status(pc PacketCapture, s settings, deploymentFound bool, captures []*capt
 			st.Ledger.Started = append(st.Ledger.Started, c.target.Name)
 			st.Counts.Active++
 		case c.phase == PodRetrievable:
-			st.Ledger.Started = append(st.Ledger.Started, c.target.Name)
+			st.Ledger.Retrievable = append(st.Ledger.Retrievable, c.target.Name)
 			st.Counts.Succeeded++
 		case c.phase == PodSucceeded:
 			st.Ledger.Succeeded = append(st.Ledger.Succeeded, c.target.Name)
@@ -466,7 +579,7 @@ func status(pc PacketCapture, s settings, deploymentFound bool, captures []*capt
 		}
 	}
 	st.Counts.Targets = len(captures)
-	st.Counts.Nodes = len(nodes)
+	st.Counts.Nodes = len(st.Ledger.Nodes)
 	st.Counts.Skipped = len(skipped)
 	st.Counts.NotCaptured = len(notCaptured)
 	pods = append(append(pods, skipped...), notCaptured...)
@@ -484,9 +597,12 @@ func status(pc PacketCapture, s settings, deploymentFound bool, captures []*capt
 	c := st.Counts
 	duration := fmt.Sprintf("%ds", s.durationSeconds)
 	switch {
-	case c.Targets == 0 && !deploymentFound:
+	case c.Targets == 0 && d == nil:
 		st.Phase = PhaseWaitingForDeployment
 		st.Message = fmt.Sprintf("waiting for Deployment %s/%s", pc.Spec.TargetNamespace, pc.Spec.TargetDeployment)
+	case c.Targets == 0 && d.Spec.Replicas != nil && *d.Spec.Replicas == 0:
+		st.Phase = PhaseWaitingForPods
+		st.Message = fmt.Sprintf("Deployment %s/%s is scaled to 0 (replicas: 0): nothing to capture until it is scaled up", pc.Spec.TargetNamespace, pc.Spec.TargetDeployment)
 	case c.Targets == 0:
 		st.Phase = PhaseWaitingForPods
 		st.Message = fmt.Sprintf("waiting for running Pods of Deployment %s/%s (%d skipped)", pc.Spec.TargetNamespace, pc.Spec.TargetDeployment, c.Skipped)
@@ -496,12 +612,25 @@ func status(pc PacketCapture, s settings, deploymentFound bool, captures []*capt
 			plural(c.Targets, "Pod"), plural(c.Nodes, "node"), duration, c.Active, c.Succeeded, c.Failed+c.Gone)
 	case c.Failed+c.Gone > 0:
 		st.Phase = PhaseFailed
-		st.Message = fmt.Sprintf("%d of %d captures failed or were lost; %d succeeded", c.Failed+c.Gone, c.Targets, c.Succeeded)
+		st.Message = fmt.Sprintf("%d of %d captures failed or were lost", c.Failed+c.Gone, c.Targets)
+		if c.Partial > 0 {
+			st.Message += fmt.Sprintf(" (%d partial: their files hold less than %s)", c.Partial, duration)
+		}
+		st.Message += fmt.Sprintf("; %d succeeded", c.Succeeded) + totals(c)
 	default:
 		st.Phase = PhaseCompleted
-		st.Message = fmt.Sprintf("captured %s on %s for %s", plural(c.Targets, "Pod"), plural(c.Nodes, "node"), duration)
+		st.Message = fmt.Sprintf("captured %s on %s for %s", plural(c.Targets, "Pod"), plural(c.Nodes, "node"), duration) + totals(c)
 	}
 	return st
+}
+
+// totals says what the summaries read so far add up to, or nothing before
+// the first.
+func totals(c Counts) string {
+	if c.Files == 0 && c.Packets == 0 {
+		return ""
+	}
+	return fmt.Sprintf(": %s, %d bytes in %s, %d dropped by the kernel", plural(int(c.Packets), "packet"), c.Bytes, plural(int(c.Files), "file"), c.Dropped)
 }
 
 // rank orders Pod phases for the bounded status list: problems first.
@@ -543,18 +672,25 @@ func summaryEvents(st Status, skipped, notCaptured []PodStatus, drifted []string
 	return events
 }
 
-// retrieveHint says how to fetch the PCAP files for the chosen output.
+// retrieveHint says how to fetch the PCAP files: with the kubectl plugin,
+// which handles every output and checks what it copies, or by hand.
 func retrieveHint(pc PacketCapture, s settings) string {
+	plugin := fmt.Sprintf("kubectl packetcapture fetch %s -n %s", pc.Name, pc.Namespace)
 	switch s.output.Type {
 	case v1beta1.OutputHostPath:
-		return fmt.Sprintf("files are in %s on each captured Pod's node, e.g. kubectl debug node/<node> -it --image=busybox -- ls /host%s", s.output.HostPath, s.output.HostPath)
+		return fmt.Sprintf("%s; without the plugin: files are in %s on each captured Pod's node, e.g. kubectl debug node/<node> -it --image=busybox -- ls /host%s", plugin, s.output.HostPath, s.output.HostPath)
 	case v1beta1.OutputPersistentVolumeClaim:
-		return fmt.Sprintf("files are in PersistentVolumeClaim %s/%s; mount it in a Pod to copy them out", pc.Namespace, s.output.ClaimName)
+		return fmt.Sprintf("%s; without the plugin: files are in PersistentVolumeClaim %s/%s; mount it in a Pod to copy them out", plugin, pc.Namespace, s.output.ClaimName)
 	default:
-		// Every capture Pod of this capture, whether it captured one Pod or a
-		// node's; ready ones have closed their files.
-		return fmt.Sprintf("within %ds of a capture's end, copy each capture Pod's %s: for p in $(kubectl -n %s get pod -l %s=%s -o name); do kubectl -n %s cp ${p#pod/}:%s ./pcap/${p#pod/}; done",
-			*s.output.RetentionSeconds, OutputMountPath, pc.Namespace, LabelCapture, LabelValue(pc.Name), pc.Namespace, OutputMountPath)
+		// Only a Running, Ready capture Pod can be copied from: ready means
+		// its files are closed, and kubectl cp cannot exec into a Pod that
+		// has ended. The subshell with set -e stops at the first failure,
+		// without closing the user's shell.
+		return fmt.Sprintf("%s (each capture Pod keeps its files for %d s after its capture ends); without the plugin: "+
+			"( set -e; n=0; for p in $(kubectl -n %s get pod -l %s=%s --field-selector=status.phase=Running -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type==\"Ready\")].status} {end}'); "+
+			"do case $p in *=True) p=${p%%=True}; mkdir -p pcap; kubectl -n %s cp \"$p:%s\" \"./pcap/$p\"; n=$((n+1));; esac; done; "+
+			"[ $n -gt 0 ] || { echo 'no Running, Ready capture Pod: see status.pods' >&2; exit 1; } )",
+			plugin, *s.output.RetentionSeconds, pc.Namespace, LabelCapture, LabelValue(pc.Name), pc.Namespace, OutputMountPath)
 	}
 }
 

@@ -94,6 +94,14 @@ type Request struct {
 	Pods        []corev1.Pod
 	// Jobs this capture created that exist now.
 	Jobs []batchv1.Job
+	// CapturePods are the Pods of those Jobs (labelled LabelCapture with the
+	// capture's name, in its namespace): their termination messages hold the
+	// capture summaries. Others are ignored, so over-fetching is safe. Of
+	// each the planner reads metadata.name, creationTimestamp and
+	// ownerReferences, the capture container's args, status.phase and the
+	// capture container's state and lastState.terminated.message. Of the
+	// Deployment it also reads spec.replicas (0 is said so).
+	CapturePods []corev1.Pod
 }
 
 // Output is the state that should exist.
@@ -195,6 +203,16 @@ type Counts struct {
 	Gone        int `json:"gone"`
 	Skipped     int `json:"skipped"`
 	NotCaptured int `json:"notCaptured"`
+	// Partial counts the captures that hold less than the whole duration:
+	// the Pod went away, or the capture was interrupted.
+	Partial int `json:"partial"`
+	// Totals over the captures whose summary has been read (a capture Pod
+	// writes it when it ends: for the Pod output, after the retention
+	// window).
+	Packets int64 `json:"packets"`
+	Bytes   int64 `json:"bytes"`
+	Dropped int64 `json:"dropped"`
+	Files   int64 `json:"files"`
 }
 
 // PodStatus is one Pod's capture.
@@ -204,6 +222,13 @@ type PodStatus struct {
 	Job     string `json:"job,omitempty"`
 	Phase   Phase  `json:"phase"`
 	Message string `json:"message,omitempty"`
+	// Partial: the capture holds less than the whole duration.
+	Partial bool `json:"partial,omitempty"`
+	// From the capture's summary, once read; absent before.
+	Packets *int64 `json:"packets,omitempty"`
+	Bytes   *int64 `json:"bytes,omitempty"`
+	Dropped *int64 `json:"dropped,omitempty"`
+	Files   *int64 `json:"files,omitempty"`
 }
 
 // Ledger remembers, by Pod name, the captures this PacketCapture started and
@@ -219,9 +244,22 @@ type Ledger struct {
 	// Requested Jobs have been emitted but not yet seen.
 	Requested []string `json:"requested,omitempty"`
 	// Started Jobs have been seen, without an outcome yet.
-	Started   []string `json:"started,omitempty"`
-	Succeeded []string `json:"succeeded,omitempty"`
-	Failed    []string `json:"failed,omitempty"`
+	Started []string `json:"started,omitempty"`
+	// Retrievable captures have finished; their files wait in the capture
+	// Pod. A capture never moves back from here, whatever its Job shows on
+	// its way to Complete.
+	Retrievable []string `json:"retrievable,omitempty"`
+	Succeeded   []string `json:"succeeded,omitempty"`
+	Failed      []string `json:"failed,omitempty"`
 	// Gone Jobs disappeared before their outcome was seen.
 	Gone []string `json:"gone,omitempty"`
+	// Nodes maps each node to the Pods captured on it, so a capture keeps
+	// its node once its Job is removed, and each Pod to its result once its
+	// capture Pod's summary was read (the capture Pod goes away with its
+	// Job), "" before. A result is the summary's line for the Pod without
+	// its index, then the reason when the status is not ok:
+	// "<status> <packets> <bytes> <dropped> <files> <seconds>[ <why>]".
+	// One line, not an object, because a capture may have 5,000 Pods and
+	// the XR is one etcd object (see TestPlanLedgerSize).
+	Nodes map[string]map[string]string `json:"nodes,omitempty"`
 }

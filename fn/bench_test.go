@@ -71,6 +71,7 @@ func benchRequest(tb testing.TB, n int) *fnv1.RunFunctionRequest {
 		RequirementDeployment:  toResources(deploy),
 		RequirementReplicaSets: toResources(rss),
 		RequirementPods:        toResources(pods),
+		RequirementCapturePods: {},
 	})
 	return req
 }

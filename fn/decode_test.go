@@ -251,7 +251,7 @@ func TestReleaseDecoded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(direct.GetRequiredResources()) != 3 || !proto.Equal(direct.GetObserved(), req.GetObserved()) {
+	if len(direct.GetRequiredResources()) != 4 || !proto.Equal(direct.GetObserved(), req.GetObserved()) {
 		t.Errorf("a request passed in directly lost its required or observed resources")
 	}
 	got, err := f.RunFunction(serverContext, server)

@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -28,6 +29,9 @@ const (
 	RequirementReplicaSets = "target-replicasets"
 	RequirementPods        = "target-pods"
 	RequirementClaim       = "claim"
+	// RequirementCapturePods are the capture's own Pods, whose termination
+	// messages hold the capture summaries.
+	RequirementCapturePods = "capture-pods"
 )
 
 // Names of the composed resources, as Crossplane tracks them.
@@ -91,6 +95,12 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		response.Fatal(rsp, err)
 		return rsp, nil
 	}
+	capturePods, found, err := requireCapturePods(req, rsp, pc)
+	if err != nil {
+		response.Fatal(rsp, err)
+		return rsp, nil
+	}
+	complete = complete && found
 	// Crossplane does not copy a claim's *.kubernetes.io labels to its XR
 	// (claim/syncer_ssa.go, withoutReservedK8sEntries): ask for the claim
 	// and take its app.kubernetes.io labels from there.
@@ -126,7 +136,7 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		return rsp, nil
 	}
 	releaseDecoded(ctx, req)
-	targets.Capture, targets.Settings, targets.Jobs = pc, in, jobs
+	targets.Capture, targets.Settings, targets.Jobs, targets.CapturePods = pc, in, jobs, capturePods
 
 	plan, err := capture.Plan(targets)
 	if err != nil {
@@ -233,6 +243,41 @@ func requireTargets(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse,
 
 func sameNamespace(u *unstructured.Unstructured, ns string) bool {
 	return u.GetNamespace() == "" || u.GetNamespace() == ns
+}
+
+// requireCapturePods asks Crossplane for the capture's own Pods (by the
+// label every capture Pod carries, in the capture's namespace) and decodes
+// what Crossplane sent. They are few (one or two per capture Job) and the
+// planner reads their termination messages: they are converted whole.
+func requireCapturePods(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse, pc capture.PacketCapture) ([]corev1.Pod, bool, error) {
+	ns := pc.Namespace
+	if ns == "" || pc.Name == "" {
+		// Nowhere to look; the capture's Jobs cannot exist either.
+		return nil, true, nil
+	}
+	rsp.Requirements.Resources[RequirementCapturePods] = &fnv1.ResourceSelector{
+		ApiVersion: "v1", Kind: "Pod", Namespace: &ns,
+		Match: &fnv1.ResourceSelector_MatchLabels{MatchLabels: &fnv1.MatchLabels{
+			Labels: map[string]string{capture.LabelCapture: capture.LabelValue(pc.Name)},
+		}},
+	}
+	found, ok, err := request.GetRequiredResource(req, RequirementCapturePods)
+	if err != nil || !ok {
+		return nil, false, errors.Wrap(err, "cannot read the required capture Pods")
+	}
+	pods := make([]corev1.Pod, 0, len(found))
+	for _, r := range found {
+		// Crossplane render matches by labels only: check the namespace too.
+		if !sameNamespace(r.Resource, ns) {
+			continue
+		}
+		p, err := capture.DecodeObject[corev1.Pod](r.Resource.Object)
+		if err != nil {
+			return nil, false, errors.Wrapf(err, "cannot read capture Pod %s/%s", ns, r.Resource.GetName())
+		}
+		pods = append(pods, *p)
+	}
+	return pods, true, nil
 }
 
 // observedJobs are the capture Jobs that exist.

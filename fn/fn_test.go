@@ -74,8 +74,13 @@ func requirementsFor(ns string, labels map[string]string) *fnv1.Requirements {
 		RequirementDeployment:  deploymentRequirement(ns, "web"),
 		RequirementReplicaSets: sel("apps/v1", "ReplicaSet"),
 		RequirementPods:        sel("v1", "Pod"),
+		RequirementCapturePods: capturePodsRequirement,
 	}}
 }
+
+// capturePodsRequirement asks for the capture Pods of xrJSON's capture.
+var capturePodsRequirement = &fnv1.ResourceSelector{ApiVersion: "v1", Kind: "Pod", Namespace: ptr("packet-capture"),
+	Match: &fnv1.ResourceSelector_MatchLabels{MatchLabels: &fnv1.MatchLabels{Labels: map[string]string{"packetcapture.fn.crossplane.io/capture": "capture-web"}}}}
 
 func deploymentRequirement(ns, name string) *fnv1.ResourceSelector {
 	return &fnv1.ResourceSelector{ApiVersion: "apps/v1", Kind: "Deployment", Namespace: ptr(ns),
@@ -103,12 +108,13 @@ func TestRunFunctionProtocol(t *testing.T) {
 		want   *fnv1.RunFunctionResponse
 	}{
 		"AsksForTheDeployment": {
-			reason: "The first call asks only for the target Deployment and composes nothing yet.",
+			reason: "The first call asks only for the target Deployment and the capture's own Pods, and composes nothing yet.",
 			req:    newRequest(xrJSON, "", nil),
 			want: &fnv1.RunFunctionResponse{
 				Meta: rspMeta,
 				Requirements: &fnv1.Requirements{Resources: map[string]*fnv1.ResourceSelector{
-					RequirementDeployment: deploymentRequirement("shop", "web"),
+					RequirementDeployment:  deploymentRequirement("shop", "web"),
+					RequirementCapturePods: capturePodsRequirement,
 				}},
 			},
 		},
@@ -179,6 +185,7 @@ func complete(xr string, pods ...string) *fnv1.RunFunctionRequest {
 		RequirementDeployment:  resources(deploymentJSON),
 		RequirementReplicaSets: resources(replicaSetJSON),
 		RequirementPods:        resources(pods...),
+		RequirementCapturePods: resources(),
 	})
 }
 
@@ -342,7 +349,7 @@ func TestRunFunctionLegacyClaim(t *testing.T) {
 }
 
 func TestRunFunctionDeploymentNotFound(t *testing.T) {
-	req := newRequest(xrJSON, "", map[string]*fnv1.Resources{RequirementDeployment: {}})
+	req := newRequest(xrJSON, "", map[string]*fnv1.Resources{RequirementDeployment: {}, RequirementCapturePods: {}})
 	// A Job from an earlier reconcile exists.
 	prev, err := NewFunction(logging.NewNopLogger()).RunFunction(context.Background(), complete(xrJSON, podJSON("web-5d4f8-aaaaa", "node-a")))
 	if err != nil {

@@ -237,7 +237,7 @@ func fuzzSeedRequests(tb testing.TB) []fuzzSeed {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	required := map[string]*fnv1.Resources{RequirementDeployment: {}, RequirementReplicaSets: {}, RequirementPods: {}}
+	required := map[string]*fnv1.Resources{RequirementDeployment: {}, RequirementReplicaSets: {}, RequirementPods: {}, RequirementCapturePods: {}}
 	for _, o := range objs {
 		s, err := structpb.NewStruct(o)
 		if err != nil {

@@ -114,6 +114,7 @@ func crossplane(t *testing.T, pc, input map[string]any, objs []map[string]any) (
 		fn.RequirementDeployment:  {},
 		fn.RequirementReplicaSets: {},
 		fn.RequirementPods:        {},
+		fn.RequirementCapturePods: {},
 	}
 	observed := map[string]*fnv1.Resource{}
 	for _, o := range objs {
@@ -127,6 +128,9 @@ func crossplane(t *testing.T, pc, input map[string]any, objs []map[string]any) (
 			required[fn.RequirementReplicaSets].Items = append(required[fn.RequirementReplicaSets].Items, &fnv1.Resource{Resource: toStruct(t, o)})
 		case "v1/Pod":
 			required[fn.RequirementPods].Items = append(required[fn.RequirementPods].Items, &fnv1.Resource{Resource: toStruct(t, o)})
+			if labels, _ := m["labels"].(map[string]any); m["namespace"] == ns && labels[capture.LabelCapture] == capture.LabelValue(meta["name"].(string)) {
+				required[fn.RequirementCapturePods].Items = append(required[fn.RequirementCapturePods].Items, &fnv1.Resource{Resource: toStruct(t, o)})
+			}
 		case "batch/v1/Job":
 			labels, _ := m["labels"].(map[string]any)
 			if m["uid"] != nil && m["namespace"] == ns && labels[capture.LabelCapture] == capture.LabelValue(meta["name"].(string)) {

@@ -249,6 +249,18 @@ func (c *run) request() (capture.Request, error) {
 		}
 		req.Jobs = append(req.Jobs, *j)
 	}
+	// The capture Pods exported with the Jobs: their termination messages
+	// hold the capture summaries.
+	for _, o := range c.p.inv.pods[c.pc.Namespace] {
+		if o.namespace == "" || o.labels()[capture.LabelCapture] != capture.LabelValue(c.pc.Name) {
+			continue
+		}
+		pod, err := decode[corev1.Pod](c.p, o)
+		if err != nil {
+			return req, err
+		}
+		req.CapturePods = append(req.CapturePods, *pod)
+	}
 	if ns == "" || c.pc.Spec.TargetDeployment == "" {
 		// The planner names the missing field.
 		return req, nil

@@ -136,6 +136,7 @@ func crossplaneRequest(t testing.TB, s scenario) *fnv1.RunFunctionRequest {
 			fn.RequirementDeployment:  {},
 			fn.RequirementReplicaSets: {},
 			fn.RequirementPods:        {},
+			fn.RequirementCapturePods: {},
 		},
 	}
 	if s.input != nil {

@@ -32,7 +32,7 @@ func captureRequest(t testing.TB, seed uint64, pods, others int) (*fnv1.RunFunct
 	if err != nil {
 		t.Fatal(err)
 	}
-	required := map[string]*fnv1.Resources{fn.RequirementDeployment: {}, fn.RequirementReplicaSets: {}, fn.RequirementPods: {}}
+	required := map[string]*fnv1.Resources{fn.RequirementDeployment: {}, fn.RequirementReplicaSets: {}, fn.RequirementPods: {}, fn.RequirementCapturePods: {}}
 	for _, o := range objs {
 		if o["kind"] == "Pod" {
 			asFromAPIServer(o)

@@ -194,7 +194,8 @@ func TestRenderExample(t *testing.T) {
 
 	xr := ofKind(objs, "PacketCapture")[0]
 	counts, _, _ := unstructured.NestedMap(xr.Object, "status", "counts")
-	if diff := cmp.Diff(map[string]any{"targets": 3.0, "nodes": 2.0, "active": 3.0, "succeeded": 0.0, "failed": 0.0, "gone": 0.0, "skipped": 2.0, "notCaptured": 0.0}, counts); diff != "" {
+	if diff := cmp.Diff(map[string]any{"targets": 3.0, "nodes": 2.0, "active": 3.0, "succeeded": 0.0, "failed": 0.0, "gone": 0.0, "skipped": 2.0, "notCaptured": 0.0,
+		"partial": 0.0, "packets": 0.0, "bytes": 0.0, "dropped": 0.0, "files": 0.0}, counts); diff != "" {
 		t.Errorf("XR status.counts: -want, +got:\n%s", diff)
 	}
 	var messages []string
