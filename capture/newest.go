@@ -18,6 +18,7 @@ func withNewestCopies(req Request) Request {
 	req.ReplicaSets = newestCopies(req.ReplicaSets)
 	req.Pods = newestCopies(req.Pods)
 	req.Jobs = newestCopies(req.Jobs)
+	req.CapturePods = newestCopies(req.CapturePods)
 	return req
 }
 
