@@ -381,3 +381,27 @@ func TestPlanCaptureStops(t *testing.T) {
 		t.Errorf("packetCount 1e10: error %v, want its range", err)
 	}
 }
+
+// TestPlanNewestCapturePodCounts: a capture Pod exported twice gives its
+// newest copy's results whatever the order.
+func TestPlanNewestCapturePodCounts(t *testing.T) {
+	r := testRequest()
+	job := planned(t, r).Jobs[1].Job // web-5d4f8-bbbbb's
+	r.Jobs = []batchv1.Job{asObserved(job, batchv1.JobComplete)}
+	// Copies of one Pod cannot disagree on a final summary in a cluster;
+	// in exported files (edited, merged) they can, and the newest counts.
+	older := capturePod(job, "x1", corev1.PodSucceeded, 0, "status=ok files=1 bytes=100 packets=10 dropped=0")
+	older.ResourceVersion = "99"
+	newer := capturePod(job, "x1", corev1.PodSucceeded, 0, "status=ok files=3 bytes=500000 packets=4000 dropped=0")
+	newer.ResourceVersion = "100"
+	r.CapturePods = []corev1.Pod{older, newer}
+	a := planned(t, r)
+	r.CapturePods = []corev1.Pod{newer, older}
+	b := planned(t, r)
+	if diff := cmp.Diff(a, b); diff != "" {
+		t.Errorf("the order of copies changed the plan (-first +second):\n%s", diff)
+	}
+	if got := a.Status.Counts.Packets; got != 4000 {
+		t.Errorf("counts.packets = %d, want 4000 from the newest copy", got)
+	}
+}
