@@ -41,7 +41,7 @@ func readFunctionConfig(fc *yaml.RNode) (*v1beta1.Input, field.ErrorList) {
 	apiVersion, kind := str(n, "apiVersion"), str(n, "kind")
 	switch {
 	case apiVersion == inputAPIVersion && kind == inputKind:
-		v, err := toValue(n)
+		v, err := objectMap(n)
 		if err != nil {
 			return nil, field.ErrorList{field.Invalid(configPath, "", err.Error())}
 		}
@@ -185,7 +185,11 @@ func parseAs(t reflect.Type, s string) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("must be YAML or JSON: %v", err)
 	}
-	return toValue(n.YNode())
+	var v any
+	if err := n.YNode().Decode(&v); err != nil {
+		return nil, fmt.Errorf("must be YAML or JSON: %v", err)
+	}
+	return v, nil
 }
 
 // structField finds the field of a struct by its JSON name, leaving out the

@@ -135,12 +135,12 @@ type run struct {
 }
 
 func (c *run) plan(settings *v1beta1.Input) {
-	v, err := toValue(c.obj.node)
+	m, err := objectMap(c.obj.node)
 	if err != nil {
 		c.fail(err, "", "")
 		return
 	}
-	pc, err := capture.DecodePacketCapture(v.(map[string]any))
+	pc, err := capture.DecodePacketCapture(m)
 	if pc.Namespace == "" && c.obj.kind == legacyKind {
 		pc.Namespace = pc.Labels[labelClaimNamespace]
 	}
@@ -305,13 +305,9 @@ func decode[T any](p *process, o *object) (*T, error) {
 	if v, ok := p.cache[o.node].(*T); ok {
 		return v, nil
 	}
-	v, err := toValue(o.node)
+	m, err := objectMap(o.node)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %s %s/%s: %w", o.kind, o.namespace, o.name, err)
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("cannot read %s %s/%s: not an object", o.kind, o.namespace, o.name)
 	}
 	t, err := capture.DecodeObject[T](m)
 	if err != nil {
