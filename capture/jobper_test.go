@@ -159,7 +159,7 @@ func TestPlanJobPerChoice(t *testing.T) {
 }
 
 // TestMemoryLimitFor checks a node's Job's memory limit: the Input's while
-// it covers 32 MiB per target Pod, then doubled until it does.
+// it covers 32 MiB per target Pod, then 32 MiB per target Pod.
 func TestMemoryLimitFor(t *testing.T) {
 	s, errs := resolveSettings(testCapture(), nil)
 	if len(errs) > 0 {
@@ -168,7 +168,7 @@ func TestMemoryLimitFor(t *testing.T) {
 	for _, tc := range []struct {
 		targets int
 		want    string
-	}{{1, ""}, {8, ""}, {9, "512Mi"}, {16, "512Mi"}, {17, "1Gi"}, {40, "2Gi"}, {110, "4Gi"}} {
+	}{{1, ""}, {8, ""}, {9, "288Mi"}, {16, "512Mi"}, {17, "544Mi"}, {40, "1280Mi"}, {110, "3520Mi"}} {
 		got := s.memoryLimitFor(tc.targets)
 		if tc.want == "" {
 			if !got.IsZero() {
@@ -187,8 +187,8 @@ func TestMemoryLimitFor(t *testing.T) {
 	}
 	job := jobMaker(testCapture(), s, "shop-web")("node-a-qwer", targets)
 	res := job.Spec.Template.Spec.Containers[0].Resources
-	if got := res.Limits[corev1.ResourceMemory]; got.String() != "2Gi" || res.Requests[corev1.ResourceMemory] != resource.MustParse("64Mi") {
-		t.Errorf("resources %v, want a 2Gi memory limit and the Input's requests", res)
+	if got := res.Limits[corev1.ResourceMemory]; got.String() != "1280Mi" || !res.Requests.Memory().Equal(resource.MustParse("0")) {
+		t.Errorf("resources %v, want a 1280Mi memory limit and the Input's requests", res)
 	}
 	// No memory limit in the Input: none for a node's Job either.
 	noLimit := s

@@ -88,6 +88,7 @@ func Validate(pc PacketCapture, in *v1beta1.Input) error {
 // drops a Job that exists: a running capture and its files survive the Pod,
 // the Deployment and any change to the spec.
 func Plan(req Request) (*Output, error) {
+	req = withNewestCopies(req)
 	pc := req.Capture
 	s, errs := resolveSettings(pc, req.Settings)
 	if len(errs) > 0 {
@@ -211,7 +212,7 @@ func Plan(req Request) (*Output, error) {
 		p.Events = append(p.Events, Event{Severity: SeverityWarning, Reason: "DeploymentNotFound",
 			Message: fmt.Sprintf("Deployment %s/%s not found; %d existing capture Jobs are kept", pc.Spec.TargetNamespace, pc.Spec.TargetDeployment, len(req.Jobs))})
 	} else {
-		sel = selectTargets(pc.Spec, req.Deployment, req.ReplicaSets, req.Pods)
+		sel = selectTargets(pc.Spec, s, req.Deployment, req.ReplicaSets, req.Pods)
 		p.Events = append(p.Events, sel.events...)
 	}
 
@@ -647,7 +648,7 @@ func summaryEvents(st Status, skipped, notCaptured []PodStatus, drifted []string
 	if len(skipped) > 0 {
 		names := make([]string, len(skipped))
 		for i, p := range skipped {
-			names[i] = p.Pod + " (" + p.Message + ")"
+			names[i] = fmt.Sprintf("%.80q (%s)", p.Pod, p.Message)
 		}
 		events = append(events, Event{Severity: SeverityWarning, Reason: "PodsSkipped",
 			Message: nameList("Pod", names) + " not captured now"})
@@ -655,14 +656,14 @@ func summaryEvents(st Status, skipped, notCaptured []PodStatus, drifted []string
 	if len(notCaptured) > 0 {
 		names := make([]string, len(notCaptured))
 		for i, p := range notCaptured {
-			names[i] = p.Pod
+			names[i] = fmt.Sprintf("%.80q", p.Pod)
 		}
 		events = append(events, Event{Severity: SeverityNormal, Reason: "NewPodsNotCaptured",
 			Message: nameList("Pod", names) + " appeared after the capture started and " + isAre(len(names)) + " not captured; set spec.followNewPods: true to capture new Pods"})
 	}
 	if len(drifted) > 0 {
 		events = append(events, Event{Severity: SeverityWarning, Reason: "SpecChangedDuringCapture",
-			Message: fmt.Sprintf("the spec or the function's Input changed after the capture started; the Jobs of %s keep their original settings (a Job's pod template cannot change). Set a new spec.jobId to capture again with the new settings", nameList("Pod", drifted))})
+			Message: fmt.Sprintf("the spec or the function's Input changed after the capture started; the Jobs of %s keep their original settings (a Job's pod template cannot change). Set a new spec.jobId to capture again with the new settings", nameList("Pod", quoted(drifted)))})
 	}
 	if kept > 0 {
 		events = append(events, Event{Severity: SeverityNormal, Reason: "EarlierJobsKept",

@@ -56,6 +56,13 @@ type Spec struct {
 	FollowNewPods bool `json:"followNewPods,omitempty"`
 	// Output overrides the Input's output: Pod or PersistentVolumeClaim.
 	Output *v1beta1.Output `json:"output,omitempty"`
+	// PacketCount stops each Pod's capture after this many packets; the
+	// duration still bounds it. Unset captures for the whole duration.
+	PacketCount *int32 `json:"packetCount,omitempty"`
+	// NetworkSnapshot records the Pod's addresses, routes, neighbours,
+	// sockets and interface counters at the start and end of its capture.
+	// On when unset.
+	NetworkSnapshot *bool `json:"networkSnapshot,omitempty"`
 }
 
 // Request is everything one plan is made from.
@@ -64,9 +71,12 @@ type Spec struct {
 // may decode just them (the Crossplane adapter does, for ReplicaSets and
 // Pods: there may be thousands):
 //   - Deployment: metadata.name, namespace, uid; spec.selector.
-//   - ReplicaSets: metadata.name, namespace, uid, ownerReferences.
-//   - Pods: metadata.name, namespace, uid, labels, ownerReferences,
-//     deletionTimestamp; spec.nodeName; status.phase, status.podIP.
+//   - ReplicaSets: metadata.name, namespace, uid, resourceVersion,
+//     ownerReferences.
+//   - Pods: metadata.name, namespace, uid, resourceVersion, labels,
+//     ownerReferences, deletionTimestamp; spec.nodeName, spec.hostNetwork,
+//     spec.os.name, spec.nodeSelector["kubernetes.io/os"]; status.phase,
+//     status.podIP.
 //   - Jobs: metadata, the whole spec (a Job kept as it is echoes it) and
 //     status.
 //

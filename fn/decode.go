@@ -43,8 +43,9 @@ func decodeReplicaSets(items []*fnv1.Resource, ns string) ([]appsv1.ReplicaSet, 
 }
 
 // decodePods reads the Pods of namespace ns (and those without a namespace)
-// as far as the planner reads them: name, namespace, uid, labels, owner
-// references, deletion timestamp, node, phase and IP.
+// as far as the planner reads them: name, namespace, uid, resourceVersion,
+// labels, owner references, deletion timestamp, node, hostNetwork, OS, phase
+// and IP.
 func decodePods(items []*fnv1.Resource, ns string) ([]corev1.Pod, error) {
 	out := make([]corev1.Pod, len(items))
 	n := 0
@@ -74,6 +75,9 @@ func decodePod(s *structpb.Struct, p *corev1.Pod, ns string) (bool, error) {
 		return false, err
 	}
 	if p.Spec.NodeName, err = stringField(spec, "nodeName", "spec.nodeName"); err != nil {
+		return false, err
+	}
+	if err := decodePodTargetFields(spec, &p.Spec); err != nil {
 		return false, err
 	}
 	st, err := structField(s, "status", "status")
@@ -113,6 +117,9 @@ func decodeMeta(s *structpb.Struct, m *metav1.ObjectMeta, ns string, pod bool) (
 		return false, err
 	}
 	m.UID = types.UID(uid)
+	if m.ResourceVersion, err = stringField(meta, "resourceVersion", "metadata.resourceVersion"); err != nil {
+		return false, err
+	}
 	if m.OwnerReferences, err = decodeOwnerReferences(meta); err != nil {
 		return false, err
 	}
@@ -126,6 +133,39 @@ func decodeMeta(s *structpb.Struct, m *metav1.ObjectMeta, ns string, pod bool) (
 		return false, err
 	}
 	return true, nil
+}
+
+// decodePodTargetFields reads what tells the planner a Pod must not be
+// captured: spec.hostNetwork, spec.os.name and the node selector's
+// kubernetes.io/os.
+func decodePodTargetFields(spec *structpb.Struct, ps *corev1.PodSpec) error {
+	hostNetwork := new(bool)
+	v, err := boolPtrField(spec, "hostNetwork", "spec.hostNetwork", hostNetwork)
+	if err != nil {
+		return err
+	}
+	ps.HostNetwork = v != nil && *v
+	os, err := structField(spec, "os", "spec.os")
+	if err != nil {
+		return err
+	}
+	if os != nil {
+		name, err := stringField(os, "name", "spec.os.name")
+		if err != nil {
+			return err
+		}
+		ps.OS = &corev1.PodOS{Name: corev1.OSName(name)}
+	}
+	sel, err := structField(spec, "nodeSelector", "spec.nodeSelector")
+	if err != nil || sel == nil {
+		return err
+	}
+	osLabel, err := stringField(sel, corev1.LabelOSStable, "spec.nodeSelector."+corev1.LabelOSStable)
+	if err != nil || osLabel == "" {
+		return err
+	}
+	ps.NodeSelector = map[string]string{corev1.LabelOSStable: osLabel}
+	return nil
 }
 
 func decodeOwnerReferences(meta *structpb.Struct) ([]metav1.OwnerReference, error) {

@@ -112,9 +112,9 @@ func TestLeanDecodingReadsTheFields(t *testing.T) {
 		var want []corev1.Pod
 		for _, p := range fullDecode[corev1.Pod](t, podItems) {
 			want = append(want, corev1.Pod{
-				ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID, Labels: p.Labels,
-					OwnerReferences: p.OwnerReferences, DeletionTimestamp: p.DeletionTimestamp},
-				Spec:   corev1.PodSpec{NodeName: p.Spec.NodeName},
+				ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
+					Labels: p.Labels, OwnerReferences: p.OwnerReferences, DeletionTimestamp: p.DeletionTimestamp},
+				Spec:   corev1.PodSpec{NodeName: p.Spec.NodeName, HostNetwork: p.Spec.HostNetwork, OS: p.Spec.OS, NodeSelector: osSelector(p.Spec.NodeSelector)},
 				Status: corev1.PodStatus{Phase: p.Status.Phase, PodIP: p.Status.PodIP},
 			})
 		}
@@ -128,11 +128,46 @@ func TestLeanDecodingReadsTheFields(t *testing.T) {
 		var wantRSs []appsv1.ReplicaSet
 		for _, rs := range fullDecode[appsv1.ReplicaSet](t, rsItems) {
 			wantRSs = append(wantRSs, appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{
-				Name: rs.Name, Namespace: rs.Namespace, UID: rs.UID, OwnerReferences: rs.OwnerReferences}})
+				Name: rs.Name, Namespace: rs.Namespace, UID: rs.UID, ResourceVersion: rs.ResourceVersion, OwnerReferences: rs.OwnerReferences}})
 		}
 		if diff := cmp.Diff(wantRSs, leanRSs); diff != "" {
 			t.Errorf("seed %d: ReplicaSets: -whole, +lean:\n%s", seed, diff)
 		}
+	}
+}
+
+// osSelector is the part of a node selector the planner reads.
+func osSelector(sel map[string]string) map[string]string {
+	if os := sel[corev1.LabelOSStable]; os != "" {
+		return map[string]string{corev1.LabelOSStable: os}
+	}
+	return nil
+}
+
+// TestLeanDecodingReadsTargetSafety: the fields that make a Pod unsafe or
+// impossible to capture (it shares the node's network, it runs Windows) and
+// the resourceVersion that picks the newest of two copies survive the lean
+// decoder, so the planner skips such Pods in the Crossplane mode too.
+func TestLeanDecodingReadsTargetSafety(t *testing.T) {
+	pod := map[string]any{
+		"apiVersion": "v1", "kind": "Pod",
+		"metadata": map[string]any{"name": "web-1", "namespace": "shop", "uid": "0b9f3c1e-0000-4000-8000-000000000002", "resourceVersion": "1234"},
+		"spec": map[string]any{"nodeName": "node-a", "hostNetwork": true, "os": map[string]any{"name": "windows"},
+			"nodeSelector": map[string]any{"kubernetes.io/os": "windows", "disk": "ssd"}},
+		"status": map[string]any{"phase": "Running"},
+	}
+	got, err := decodePods([]*fnv1.Resource{{Resource: mustStruct(t, pod)}}, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []corev1.Pod{{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: "shop", UID: "0b9f3c1e-0000-4000-8000-000000000002", ResourceVersion: "1234"},
+		Spec: corev1.PodSpec{NodeName: "node-a", HostNetwork: true, OS: &corev1.PodOS{Name: corev1.Windows},
+			NodeSelector: map[string]string{"kubernetes.io/os": "windows"}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning},
+	}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("decodePods: -want, +got:\n%s", diff)
 	}
 }
 

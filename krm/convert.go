@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -68,8 +69,27 @@ func toNode(v any) *yaml.Node {
 }
 
 func stringNode(s string) *yaml.Node {
-	return &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: s}
+	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: s}
+	if yaml11Bools[s] {
+		// YAML 1.2 reads on, off, yes, no, y and n as strings, but kubectl
+		// (YAML 1.1) reads them as booleans: a ConfigMap value
+		// (network-snapshot: on) would no longer be a string.
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	return n
 }
+
+// yaml11Bools are the strings YAML 1.1 reads as booleans and YAML 1.2 does
+// not (true and false are booleans in both, and quoted by the encoder).
+var yaml11Bools = func() map[string]bool {
+	m := make(map[string]bool)
+	for _, w := range []string{"y", "yes", "n", "no", "on", "off"} {
+		for _, v := range []string{w, strings.ToUpper(w[:1]) + w[1:], strings.ToUpper(w)} {
+			m[v] = true
+		}
+	}
+	return m
+}()
 
 // objectNode encodes a typed object for the output, without the empty
 // creationTimestamps and status Go's encoding adds: the same form the
