@@ -56,10 +56,19 @@ func parseTargetArg(arg string) (name, uid string, ok bool) {
 
 // Exit codes of the capture script that mean a retry cannot help; the Job's
 // pod failure policy fails the Job at once on them.
+// 143 means SIGTERM or SIGINT, and is retried. The summary says which target
+// Pod a code applies to; the first in argument order that is not ok decides.
 const (
 	ExitBadSettings   = 2
 	ExitPodNotFound   = 3
 	ExitTCPDumpFailed = 4
+	// ExitGone: a target Pod's process went away during the capture
+	// (CaptureGone); its files hold what was captured until then. A retry
+	// would capture the Job's other Pods a second time.
+	ExitGone = 5
+	// ExitHostNetwork: a target Pod's network namespace is the node's own
+	// (CaptureHostNetwork); it was not captured.
+	ExitHostNetwork = 6
 )
 
 // backoffLimit allows one retry for a node hiccup; the Job's deadline still
@@ -220,7 +229,7 @@ func captureJob(pc PacketCapture, s settings, cmName string, v jobValues, n int,
 				OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
 					ContainerName: ptrTo(ContainerName),
 					Operator:      batchv1.PodFailurePolicyOnExitCodesOpIn,
-					Values:        []int32{ExitBadSettings, ExitPodNotFound, ExitTCPDumpFailed},
+					Values:        []int32{ExitBadSettings, ExitPodNotFound, ExitTCPDumpFailed, ExitGone, ExitHostNetwork},
 				},
 			}}},
 			Template: corev1.PodTemplateSpec{

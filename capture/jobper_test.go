@@ -2,6 +2,7 @@ package capture
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -195,5 +196,42 @@ func TestMemoryLimitFor(t *testing.T) {
 	noLimit.resources = corev1.ResourceRequirements{}
 	if got := noLimit.memoryLimitFor(100); !got.IsZero() {
 		t.Errorf("without an Input memory limit: %s, want none", got.String())
+	}
+}
+
+// TestFailureDetailExitCodes checks that every exit code the pod failure
+// policy fails a Job on is in that policy and is told in words, for a Job of
+// one Pod and for a node's Job.
+func TestFailureDetailExitCodes(t *testing.T) {
+	cases := map[int]struct{ one, node string }{
+		ExitBadSettings:   {one: "rejected its settings"},
+		ExitPodNotFound:   {one: "was not found on its node", node: "Pod not found on its node"},
+		ExitTCPDumpFailed: {one: "tcpdump failed", node: "tcpdump failed"},
+		ExitGone:          {one: "went away during the capture", node: "Pod went away during the capture"},
+		ExitHostNetwork:   {one: "node's network namespace", node: "Pod uses the node's network"},
+	}
+	s, errs := resolveSettings(testCapture(), nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	newJob := jobMaker(testCapture(), s, "cm")
+	one := newJob("one", []target{{Name: "web-1", UID: "0123456789", Node: "node-a"}})
+	node := newJob("node", []target{{Name: "web-1", UID: "0123456789", Node: "node-a"}, {Name: "web-2", UID: "9876543210", Node: "node-a"}})
+	for code, want := range cases {
+		policy := one.Spec.PodFailurePolicy.Rules[0].OnExitCodes.Values
+		if !slices.Contains(policy, int32(code)) {
+			t.Errorf("exit %d: not in the pod failure policy %v", code, policy)
+		}
+		c := batchv1.JobCondition{Type: batchv1.JobFailed, Reason: batchv1.JobReasonPodFailurePolicy,
+			Message: fmt.Sprintf("Container capture for pod x failed with exit code %d matching FailJob rule at index 0", code)}
+		if got := failureDetail(one, c); !strings.Contains(got, want.one) {
+			t.Errorf("exit %d, one Pod: %q does not say %q", code, got, want.one)
+		}
+		if want.node == "" {
+			continue
+		}
+		if got := failureDetail(node, c); !strings.Contains(got, want.node) || !strings.Contains(got, "the others were captured") {
+			t.Errorf("exit %d, node Job: %q does not say %q and that the others were captured", code, got, want.node)
+		}
 	}
 }

@@ -469,6 +469,21 @@ func jobPhase(j *batchv1.Job) (Phase, string) {
 	return PodPending, ""
 }
 
+// exitWords names the per-Pod exit codes of a node's Job; "" for the others.
+func exitWords(code int) string {
+	switch code {
+	case ExitPodNotFound:
+		return "Pod not found on its node"
+	case ExitTCPDumpFailed:
+		return "tcpdump failed"
+	case ExitGone:
+		return "Pod went away during the capture"
+	case ExitHostNetwork:
+		return "Pod uses the node's network"
+	}
+	return ""
+}
+
 // failureDetail turns a Job's Failed condition into words for the user.
 func failureDetail(j *batchv1.Job, c batchv1.JobCondition) string {
 	switch c.Reason {
@@ -479,11 +494,11 @@ func failureDetail(j *batchv1.Job, c batchv1.JobCondition) string {
 	}
 	if m := exitCodePattern.FindStringSubmatch(c.Message); m != nil {
 		code, _ := strconv.Atoi(m[1])
-		if targets, _ := targetsOfJob(j); len(targets) > 1 && (code == ExitPodNotFound || code == ExitTCPDumpFailed) {
+		if targets, _ := targetsOfJob(j); len(targets) > 1 && exitWords(code) != "" {
 			// A node's Job captures its other Pods to the end and keeps
 			// their files; it reports the first Pod that failed.
 			return fmt.Sprintf("the capture of at least one of this node's %d target Pods failed (exit %d: %s); the others were captured: see the capture Pod's termination message",
-				len(targets), code, map[int]string{ExitPodNotFound: "Pod not found on its node", ExitTCPDumpFailed: "tcpdump failed"}[code])
+				len(targets), code, exitWords(code))
 		}
 		switch code {
 		case ExitBadSettings:
@@ -492,6 +507,10 @@ func failureDetail(j *batchv1.Job, c batchv1.JobCondition) string {
 			return "the target Pod's network namespace was not found on its node (exit 3): the Pod is gone or was moved"
 		case ExitTCPDumpFailed:
 			return "tcpdump failed (exit 4): check spec.filter and spec.interface; see the capture Pod's termination message"
+		case ExitGone:
+			return "the target Pod went away during the capture (exit 5): its files hold what was captured until then"
+		case ExitHostNetwork:
+			return "the target Pod uses the node's network namespace (exit 6): it was not captured, as that would record every Pod on the node"
 		}
 	}
 	return strings.TrimSpace(c.Reason + ": " + c.Message)

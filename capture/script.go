@@ -13,16 +13,3 @@ var captureScript string
 
 // Script returns the capture script the ConfigMap carries.
 func Script() string { return captureScript }
-
-// Exit codes of the capture script besides ExitBadSettings, ExitPodNotFound
-// and ExitTCPDumpFailed (job.go); 143 means SIGTERM or SIGINT. The summary
-// says which target Pod each applies to; the first in argument order that is
-// not ok decides.
-const (
-	// ExitGone: a target Pod's process went away during the capture
-	// (CaptureGone); its files hold what was captured until then.
-	ExitGone = 5
-	// ExitHostNetwork: a target Pod's network namespace is the node's own
-	// (CaptureHostNetwork); it was not captured.
-	ExitHostNetwork = 6
-)
