@@ -19,6 +19,9 @@ check-generate: generate ## Fail when generated files are stale.
 build: ## Build the static function binary into $(OUTPUT)/bin.
 	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags='-s -w' -o $(OUTPUT)/bin/function-packet-capture .
 
+plugin: ## Build the kubectl plugin kubectl-packetcapture into $(OUTPUT)/bin (put it on PATH: kubectl packetcapture fetch NAME).
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags='-s -w' -o $(OUTPUT)/bin/kubectl-packetcapture ./cmd/kubectl-packetcapture
+
 test: check-generate validate ## Run every test (unit, adapters, render, kpt, payload, validate).
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
@@ -52,7 +55,7 @@ fuzz: ## Fuzz each target for FUZZTIME (default 20s): fn (RunFunction from bytes
 bench: ## Run the benchmarks.
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
-.PHONY: help generate check-generate build test render render-legacy kpt lint bench xpkg validate
+.PHONY: help generate check-generate build plugin test render render-legacy kpt lint bench xpkg validate
 
 e2e: ## Run the end-to-end test in a real control plane (etcd, kube-apiserver, kube-controller-manager, Crossplane) run as local processes, no Docker; see docs/e2e.md.
 	hack/e2e.sh

@@ -1,251 +1,184 @@
 #!/bin/sh
-# capture.sh: capture the packets of one or more Pods from a Job pod on their node.
-#
-# Carried by the ConfigMap the function renders (key capture.sh) and run by the Job as
+# capture.sh: capture the packets of one or more Pods, each in its own network namespace, from a
+# Job's Pod on their node (hostPID). The ConfigMap carries it; the Job runs
 #   /bin/sh /etc/packet-capture/capture.sh <pod-name>/<pod-uid> [<pod-name>/<pod-uid> ...]
-# one argument per target Pod, at least one: one in Pod mode, every target Pod of the node in
-# node mode. A name is a DNS-1123 subdomain ([a-z0-9.-], at most 253), a uid 8 to 64 of
-# [0-9A-Za-z-]; anything else is refused (exit 2), never spliced into a command.
-# POSIX sh only: it runs under dash, bash and busybox ash.
+# POSIX sh: it runs under dash, bash and busybox ash.
 #
-# Settings: one file per setting in the directory this script lives in (the ConfigMap's keys),
-# read as data, never sourced:
-#   duration-seconds   capture length, integer seconds (required)
-#   output-dir         where the PCAPs go, absolute path (required)
-#   job-id             names the files (required)
-#   interface          tcpdump -i, default "any"
-#   snaplen            tcpdump -s, default 262144
-#   filter             BPF expression, may be empty; passed to tcpdump as one argument
-#   max-file-size-mb   tcpdump -C (millions of bytes), per target Pod; 0 or absent = no cap
-#   max-files          tcpdump -W (only with a size cap), per target Pod; 0 or absent = no limit
-#   retention-seconds  after the capture, stay alive this long so `kubectl cp` works; ends early
-#                      when <output-dir>/.retrieved appears; 0 or absent = exit at once
-#   proc-root          where to look for the target Pods' processes, default /proc
-#   target-namespace   the target Pods' namespace (the env TARGET_POD_NAMESPACE overrides it)
-# Environment (optional): TARGET_POD_NAMESPACE, TARGET_NODE_NAME (only reported).
+# Settings are files beside this script (the ConfigMap's keys), read as data, never sourced:
+#   duration-seconds, output-dir, job-id (required); interface (any); snaplen (262144);
+#   filter (one tcpdump argument after --); max-file-size-mb, max-files, packet-count (tcpdump
+#   -C, -W and -c per Pod; 0: none); network-snapshot (on|off, default on); retention-seconds
+#   (stay alive after the capture for `kubectl cp`, until <output-dir>/.retrieved appears);
+#   proc-root (/proc); target-namespace (the env TARGET_POD_NAMESPACE wins).
+# The planner validated them: this script checks only what keeps it inside its paths and out of
+# the shell (absolute paths, digits for numbers, the shape of each argument). TARGET_NODE_NAME
+# (env) names the node in messages.
 #
-# Every target Pod's network namespace is found first (a process with the Pod's uid in its
-# cgroup). Then one tcpdump per found Pod runs in that Pod's namespace, all with the same
-# settings; one timer counts the duration from the moment all of them listen (waiting at most
-# 10 s for that) and then stops them all with SIGINT, so they close their files (one that never
-# started listening gets SIGTERM, which ends it before it has opened a file). A Pod's files:
-#   <namespace>_<pod>_<job-id>_<UTC start>.pcap   (tcpdump's rotation number after it with -C)
-# A Pod that is not found, or whose tcpdump fails, does not stop the others.
+# A Pod's processes are those with its uid in their cgroup (CRI-O's conmon aside); its network
+# namespace is its sandbox's (pause), or else the one most of its processes share, and a process
+# of the Pod in another one is reported. The node's own namespace (<proc-root>/1's) is refused.
+# A Pod not found is looked for every second within the capture window (a container may be
+# restarting). One tcpdump per Pod; one timer stops them all (SIGINT: they close their files)
+# duration-seconds after every one listens (waiting at most 10 s). A Pod whose process ends
+# (its pid gone, or reused: field 22 of /proc/<pid>/stat) has its tcpdump stopped: gone.
 #
-# Result: a summary on stdout and in ${TERMINATION_LOG:-/dev/termination-log}, under 4 KiB.
-# Its first line is key=value pairs, status first, totals over all target Pods:
-#   status=ok files=2 bytes=123456 packets=1000 received=1000 dropped=0 start=20261124T101500Z targets=2 failed=0
-# status is ok, pod-not-found or tcpdump-failed (that of the first failed target Pod in
-# argument order), interrupted or bad-settings. Then one line per failed target Pod,
-#   <pod>: <status>: <reason>
-# then the PCAP file names (relative to output-dir), as many as fit, then "... and N more" for
-# the N lines left out. For bad-settings the second line is the message, naming the setting
-# or the argument.
-# Exit codes:
-#   0   every target Pod was captured for the duration (status=ok)
-#   2   bad settings or arguments (status=bad-settings); nothing was captured
-#   3   the first failed target Pod (in argument order) has no process under proc-root, or its
-#       network namespace vanished: Pod gone or not on this node (pod-not-found)
-#   4   the first failed target Pod's tcpdump (or nsenter) failed to start or exited with an
-#       error (tcpdump-failed)
-#   143 SIGTERM/SIGINT before the duration ended; every tcpdump was stopped as at the end, files
-#       are complete up to that moment (status=interrupted); no retention window
-# With 3 or 4 the other target Pods were captured for the whole duration, and the script exits
-# only after them and, when there are files, after the retention window. No tcpdump outlives
-# the script. <output-dir>/.capture-complete is created once every file is closed and the
-# summary is written, before the retention window.
+# Files in output-dir, per Pod with base = <namespace>_<pod>_<job-id>_<UTC start>:
+#   <base>.pcap (tcpdump's rotation number after it with -C); <base>.netstate-start.txt and
+#   <base>.netstate-end.txt: addresses, routes, neighbours, sockets and counters inside the Pod's
+#   namespace (a missing tool is noted). Then summary.txt, SHA256SUMS of the PCAP files (where
+#   sha256sum exists) and .capture-complete, before the retention window.
+#
+# The summary (format and parser: capture/summary.go) goes to stdout and, cut under 4 KiB, to
+# ${TERMINATION_LOG:-/dev/termination-log}. The status and the exit code are those of the first
+# Pod in argument order that is not ok; a stop signal overrides them. The other Pods are
+# captured whatever one Pod's fate, and no tcpdump outlives the script.
+#   0 ok (the duration, or packet-count)     2 bad-settings: nothing was captured
+#   3 pod-not-found within the window        4 tcpdump-failed
+#   5 gone: its process ended mid-capture    6 host-network: refused
+#   143 interrupted (SIGTERM/SIGINT): files complete up to then
 
 set -eu
 LC_ALL=C
 export LC_ALL
 umask 022
 
-EX_SETTINGS=2
-EX_NOPOD=3
-EX_TCPDUMP=4
-EX_INTERRUPTED=143
-SUMMARY_MAX=3900
-
+SUMMARY_MAX=4000
 term_log=${TERMINATION_LOG:-/dev/termination-log}
-case $0 in
-*/*) settings_dir=${0%/*} ;;
-*) settings_dir=. ;;
-esac
+conf=${0%/*}
+if [ "$conf" = "$0" ]; then conf=.; fi
 
-# report TEXT: print the summary to stdout and write it to the termination log (best effort).
+# report TEXT: the summary, to stdout and the termination log.
 report() {
 	printf '%s\n' "$1"
 	(printf '%s\n' "$1" >"$term_log") 2>/dev/null || true
 }
 
-# die EXIT STATUS MESSAGE: report a failure and exit.
+# Until the capture sets its own trap, a stop signal ends the script at once, saying so.
+trap 'report status=interrupted; exit 143' TERM INT
+
+# die MESSAGE: refuse the settings or arguments.
 die() {
-	printf 'capture: %s\n' "$3" >&2
-	report "$(printf 'status=%s\n%.3500s' "$2" "$3")"
-	exit "$1"
+	printf 'capture: %s\n' "$1" >&2
+	report "$(printf 'status=bad-settings\n%.3900s' "$1")"
+	exit 2
 }
 
-# setting NAME [DEFAULT]: the setting's value in $REPLY. Without a default it is required.
-setting() {
-	if [ -f "$settings_dir/$1" ]; then
-		REPLY=$(cat "$settings_dir/$1") ||
-			die "$EX_SETTINGS" bad-settings "setting $1: cannot read $settings_dir/$1"
-	elif [ $# -ge 2 ]; then
-		REPLY=$2
+# get NAME [DEFAULT]: the setting NAME in $v; without a default it is required.
+get() {
+	if [ -f "$conf/$1" ]; then
+		v=$(cat "$conf/$1") || die "setting $1: cannot read $conf/$1"
+	elif [ $# -gt 1 ]; then
+		v=$2
 	else
-		die "$EX_SETTINGS" bad-settings "setting $1: missing (no file $settings_dir/$1)"
+		die "setting $1: missing (no file $conf/$1)"
 	fi
 }
 
-# uint_setting NAME DEFAULT MIN MAX: an integer setting in $REPLY.
-uint_setting() {
-	if [ -n "$2" ]; then setting "$1" "$2"; else setting "$1"; fi
-	case $REPLY in
-	'' | *[!0-9]* | ?????????*)
-		die "$EX_SETTINGS" bad-settings "setting $1: \"$REPLY\" is not an integer from $3 to $4"
-		;;
-	esac
-	REPLY=$((REPLY + 0))
-	if [ "$REPLY" -lt "$3" ] || [ "$REPLY" -gt "$4" ]; then
-		die "$EX_SETTINGS" bad-settings "setting $1: $REPLY is not an integer from $3 to $4"
-	fi
+# num NAME [DEFAULT]: a whole-number setting in $v. Only digits: it goes into arithmetic.
+num() {
+	get "$@"
+	case $v in '' | *[!0-9]* | ???????????*) die "setting $1: \"$v\" is not a whole number" ;; esac
+	v=${v#"${v%%[!0]*}"} # no leading 0: that would be octal
+	v=${v:-0}
 }
 
-# safe_name VALUE MAXLEN: VALUE reduced to [A-Za-z0-9.-] (others become _), cut to MAXLEN, not
-# starting with a dot, in $REPLY. File names are built only from such pieces, so they cannot
-# leave output-dir.
-safe_name() {
-	REPLY=$(printf '%s' "$1" | tr -c 'A-Za-z0-9.-' '_')
-	REPLY=$(printf '%.*s' "$2" "$REPLY" 2>/dev/null) || REPLY=$(printf '%s' "$REPLY" | cut -c "1-$2")
-	case $REPLY in
-	'') REPLY=_ ;;
-	.*) REPLY="_${REPLY#.}" ;; # never a hidden file
-	esac
+# safe VALUE MAX: VALUE with every character but [A-Za-z0-9.-] made _, cut to MAX, never a
+# hidden name, in $v. File names are made only of such pieces and so stay in output-dir.
+safe() {
+	v=$(printf '%s' "$1" | tr -c 'A-Za-z0-9.-' _ | cut -c "1-$2")
+	case $v in '') v=_ ;; .*) v=_${v#.} ;; esac
 }
 
-# --- settings ---------------------------------------------------------------------------------
+# underscored VALUE: VALUE with _ for each -, in $v (without a fork: it runs once per Pod).
+underscored() {
+	IFS=-
+	# shellcheck disable=SC2086 # split at -
+	set -- $1
+	IFS=_
+	v=$*
+	unset IFS
+}
 
-uint_setting duration-seconds '' 1 86400
-duration=$REPLY
-setting output-dir
-output_dir=$REPLY
-case $output_dir in
-/*) ;;
-*) die "$EX_SETTINGS" bad-settings "setting output-dir: \"$output_dir\" is not an absolute path" ;;
-esac
-setting job-id
-job_id=$REPLY
-if [ -z "$job_id" ]; then die "$EX_SETTINGS" bad-settings "setting job-id: empty"; fi
-setting interface any
-interface=$REPLY
-case $interface in
-'' | -* | *[!A-Za-z0-9._:@-]*)
-	die "$EX_SETTINGS" bad-settings "setting interface: \"$interface\" is not an interface name"
-	;;
-esac
-uint_setting snaplen 262144 1 262144
-snaplen=$REPLY
-setting filter ''
-filter=$REPLY
-uint_setting max-file-size-mb 0 0 1000000
-max_mb=$REPLY
-uint_setting max-files 0 0 100000
-max_files=$REPLY
-uint_setting retention-seconds 0 0 604800
-retention=$REPLY
-setting proc-root /proc
-proc_root=$REPLY
-case $proc_root in
-/*) ;;
-*) die "$EX_SETTINGS" bad-settings "setting proc-root: \"$proc_root\" is not an absolute path" ;;
-esac
+num duration-seconds; duration=$v
+get output-dir; out=$v
+get job-id; job_id=$v
+get interface any; iface=$v
+num snaplen 262144; snaplen=$v
+get filter ''; filter=$v
+num max-file-size-mb 0; max_mb=$v
+num max-files 0; max_files=$v
+num packet-count 0; count=$v
+get network-snapshot on; snapshot=$v
+num retention-seconds 0; retention=$v
+get proc-root /proc; proc=$v
+get target-namespace ''; pod_ns=${TARGET_POD_NAMESPACE:-$v}
+node=${TARGET_NODE_NAME:-}
+case $out in /*) ;; *) die "setting output-dir: \"$out\" is not an absolute path" ;; esac
+case $proc in /*) ;; *) die "setting proc-root: \"$proc\" is not an absolute path" ;; esac
 
-setting target-namespace ''
-pod_ns=${TARGET_POD_NAMESPACE:-$REPLY}
-node_name=${TARGET_NODE_NAME:-}
-if [ -z "$pod_ns" ]; then die "$EX_SETTINGS" bad-settings "setting target-namespace: empty"; fi
-
-safe_name "$pod_ns" 63
-safe_ns=$REPLY
-safe_name "$job_id" 16
-safe_job=$REPLY
-
-# --- arguments: the target Pods ---------------------------------------------------------------
-
+# The arguments, checked before anything runs: names and uids that pass hold only
+# [0-9A-Za-z.-], so they are safe in patterns and file names.
 if [ $# -eq 0 ]; then
-	die "$EX_SETTINGS" bad-settings "arguments: none; the Job passes one argument <pod-name>/<pod-uid> per target Pod"
+	die "arguments: none; the Job passes one argument <pod-name>/<pod-uid> per target Pod"
 fi
-# Checked before anything runs: a bad argument stops the whole Job, as a bad setting does. The
-# names and uids that pass hold only [0-9A-Za-z.-], so they are safe in patterns and file names.
 i=0
-seen='
-'
-for arg in "$@"; do
+for a in "$@"; do
 	i=$((i + 1))
-	what="argument $i \"$arg\""
-	case $arg in
-	*/*) ;;
-	*) die "$EX_SETTINGS" bad-settings "$what: not <pod-name>/<pod-uid>" ;;
-	esac
-	name=${arg%%/*}
-	uid=${arg#*/}
-	case $name in
-	'' | *[!a-z0-9.-]* | [.-]* | *[.-])
-		die "$EX_SETTINGS" bad-settings "$what: \"$name\" is not a Pod name (a DNS-1123 subdomain)"
-		;;
-	esac
-	if [ "${#name}" -gt 253 ]; then
-		die "$EX_SETTINGS" bad-settings "$what: the Pod name is longer than 253 characters"
-	fi
-	case $uid in
-	'' | *[!0-9A-Za-z-]* | -*)
-		die "$EX_SETTINGS" bad-settings "$what: \"$uid\" is not a Pod uid"
-		;;
-	esac
-	if [ "${#uid}" -lt 8 ] || [ "${#uid}" -gt 64 ]; then
-		die "$EX_SETTINGS" bad-settings "$what: \"$uid\" is not a Pod uid"
-	fi
-	case $seen in
-	*"
-$name
-"*) die "$EX_SETTINGS" bad-settings "$what: Pod $name is named twice" ;;
-	esac
-	seen="$seen$name
-"
+	name=${a%%/*} uid=${a#*/}
+	case $a in */*) ;; *) die "argument $i \"$a\": not <pod-name>/<pod-uid>" ;; esac
+	case $name in '' | *[!a-z0-9.-]* | [.-]* | *[.-]) die "argument $i \"$a\": \"$name\" is not a Pod name" ;; esac
+	if [ ${#name} -gt 253 ]; then die "argument $i: the Pod name is longer than 253 characters"; fi
+	case $uid in '' | *[!0-9A-Za-z-]* | -*) die "argument $i \"$a\": \"$uid\" is not a Pod uid" ;; esac
+	if [ ${#uid} -lt 8 ] || [ ${#uid} -gt 64 ]; then die "argument $i \"$a\": \"$uid\" is not a Pod uid"; fi
 done
-seen=
+ntargets=$#
 
-# --- output and work directories --------------------------------------------------------------
+mkdir -p "$out" 2>/dev/null || true
+if [ ! -d "$out" ] || [ ! -w "$out" ]; then die "setting output-dir: $out is not a writable directory"; fi
+rm -f "$out/.capture-complete" "$out/.retrieved"
 
-mkdir -p "$output_dir" 2>/dev/null || true
-if [ ! -d "$output_dir" ] || [ ! -w "$output_dir" ]; then
-	die "$EX_SETTINGS" bad-settings "setting output-dir: $output_dir is not a writable directory"
-fi
-rm -f "$output_dir/.capture-complete" "$output_dir/.retrieved"
-
-# The work directory holds, per target Pod (by argument number i): i.pid (the process whose
-# network namespace is used), i.base (the file name), i.log (tcpdump's messages) and i.rc
-# (tcpdump's exit status, written by the Pod's runner just before it ends).
+# The work directory holds, per target Pod by argument number i: i.t ("<name> <uid> <uid with _
+# for -> <its files' base name>"); once found i.pid and i.start (the process followed) and
+# i.warn, or i.host when refused; from its runner i.log (tcpdump's messages), i.t0 (its start,
+# epoch seconds), i.tpid (tcpdump's pid), and last i.rc ("<exit status> <seconds captured>");
+# i.gone when its process went away.
 work=$(mktemp -d 2>/dev/null) || work=
-if [ -z "$work" ] || [ ! -d "$work" ]; then
-	work="$output_dir/.capture-work.$$"
-	mkdir "$work" 2>/dev/null ||
-		die "$EX_SETTINGS" bad-settings "setting output-dir: cannot make a work directory $work"
+if [ -z "$work" ]; then
+	work=$out/.capture-work.$$
+	mkdir "$work" || die "setting output-dir: cannot make a work directory $work"
 fi
 
-# --- signals and the end ----------------------------------------------------------------------
+start=$(date -u +%Y%m%dT%H%M%SZ)
+safe "$pod_ns" 63
+prefix=${v}_
+safe "$job_id" 16
+suffix=_${v}_$start
+i=0
+all=
+used=' '
+for a in "$@"; do
+	i=$((i + 1))
+	all="$all $i"
+	# A long Pod name is cut for its file name; a cut that meets another gets the argument number.
+	p=${a%%/*}
+	if [ ${#p} -gt 100 ]; then p=$(printf '%.100s' "$p"); fi
+	case $used in *" $p "*) p=$p-$i ;; esac
+	used="$used$p "
+	underscored "${a#*/}"
+	printf '%s %s %s %s\n' "${a%%/*}" "${a#*/}" "$v" "$prefix$p$suffix" >"$work/$i.t"
+done
 
-# runners are "i:pid" of the background runners not yet waited for; a runner lives until it
-# has written i.rc, so one with no i.rc can be signalled without hitting a reused pid.
-# The functions the traps call use variables of their own: a trap may run in any loop.
+# --- signals ----------------------------------------------------------------------------------
+
+# runners are "i:pid" of the runners started; a runner lives until it has written i.rc, so one
+# without i.rc can be signalled without hitting a reused pid. Functions that traps call keep
+# variables of their own: a trap may run inside any loop.
 runners=
-timer_pid=
+timer=
 interrupted=0
-signals=0
 
-# stop_runners: ask every runner still capturing to stop its tcpdump. A signal that reaches a
-# runner before it has set its trap is lost, so .stop says it too: a runner looks at it once
-# its trap is set.
+# stop_runners: stop every tcpdump still running. .stop tells a runner that has not set its
+# trap yet, or starts later.
 stop_runners() {
 	: >"$work/.stop" 2>/dev/null || true
 	for sr in $runners; do
@@ -253,399 +186,444 @@ stop_runners() {
 	done
 }
 
-# stop_timer: end the timer, unless it ended by itself (it writes .timer-done before that).
-stop_timer() {
-	if [ -n "$timer_pid" ]; then
-		if [ ! -e "$work/.timer-done" ]; then kill -TERM "$timer_pid" 2>/dev/null || true; fi
-		wait "$timer_pid" 2>/dev/null || true
-		timer_pid=
-	fi
-}
-
 # shellcheck disable=SC2317 # called by the trap
 on_signal() {
 	interrupted=1
-	signals=$((signals + 1))
 	stop_runners
 }
 trap on_signal TERM INT
 
 # shellcheck disable=SC2317 # called by the trap
 on_exit() {
-	# Never leave a tcpdump behind, whatever ends the script.
-	if [ -n "$runners" ]; then
-		stop_runners
-		for er in $runners; do wait "${er#*:}" 2>/dev/null || true; done
-		runners=
-	fi
-	stop_timer
-	if [ -n "$work" ]; then rm -rf "$work" 2>/dev/null || true; fi
+	stop_runners
+	for er in $runners; do wait "${er#*:}" 2>/dev/null || true; done
+	runners=
+	if [ -n "$timer" ]; then kill "$timer" 2>/dev/null || true; fi
+	rm -rf "$work" 2>/dev/null || true
 }
 trap on_exit EXIT
 
-# --- find the target Pods' network namespaces -------------------------------------------------
+# --- finding a Pod's network namespace --------------------------------------------------------
 
-start=$(date -u +%Y%m%dT%H%M%SZ)
+# pstat PID: "<state> <start time>" of process PID (fields 3 and 22 of its stat) in $st.
+pstat() {
+	st=
+	read -r st 2>/dev/null <"$proc/$1/stat" || return 0
+	st=${st##*) } # after the command name, which may hold spaces and parentheses
+	# shellcheck disable=SC2086 # the fields of stat: numbers and a state letter
+	set -- $st
+	st="${1:-} ${20:-}"
+}
 
-# The kubelet names the Pod's cgroup with the uid as it is (cgroupfs driver:
-# .../kubepods/burstable/pod<uid>/<container>) or with _ for - (systemd driver:
-# ...kubepods-burstable-pod<uid_>.slice/cri-containerd-<id>.scope or crio-<id>.scope).
-# One grep over all processes finds every target Pod's: file:match lines.
-: >"$work/patterns"
-for arg in "$@"; do
-	uid=${arg#*/}
-	uid_us=$(printf '%s' "$uid" | tr '-' '_')
-	printf '%s\n' "[-/]pod($uid|$uid_us)(\\.slice|/|\$)" >>"$work/patterns"
-done
-matches=$(grep -HoE -f "$work/patterns" "$proc_root"/[0-9]*/cgroup 2>/dev/null) || true
+# alive PID START: whether process PID still runs and is the one that started at START.
+alive() {
+	[ -e "$proc/$1/ns/net" ] || return 1
+	pstat "$1"
+	[ "${st%% *}" != Z ] && [ "${st#* }" = "$2" ]
+}
 
-# Any process of the Pod shares its network namespace, except CRI-O's conmon, which may sit in
-# the Pod's cgroup (conmon_cgroup = "pod") but lives in the host's: skip it. Prefer an app
-# process to the pause/infra process when both are there.
-i=0
-nfound=0
-used_names=' '
-for arg in "$@"; do
-	i=$((i + 1))
-	name=${arg%%/*}
-	uid=${arg#*/}
-	uid_us=$(printf '%s' "$uid" | tr '-' '_')
-	# Pod names hold only [a-z0-9.-]: a long one is cut for the file name, and a cut that
-	# meets another keeps them apart with the argument number.
-	safe_pod=$name
-	if [ "${#name}" -gt 100 ]; then safe_pod=$(printf '%.100s' "$name"); fi
-	case $used_names in
-	*" $safe_pod "*) safe_pod="$safe_pod-$i" ;;
-	esac
-	used_names="$used_names$safe_pod "
-	printf '%s\n' "${safe_ns}_${safe_pod}_${safe_job}_$start.pcap" >"$work/$i.base"
+# find_pods I...: look for the processes of target Pods I... and, for each found, write i.pid
+# and i.start (or i.host). The kubelet names a Pod's cgroup with its uid as it is (cgroupfs:
+# .../pod<uid>/<container>) or with _ for - (systemd: ...-pod<uid_>.slice/crio-<id>.scope).
+find_pods() {
+	: >"$work/patterns"
+	for fi in "$@"; do
+		read -r _ fu fu_ _ <"$work/$fi.t"
+		printf '[-/]pod(%s|%s)(\\.slice|/|$)\n' "$fu" "$fu_" >>"$work/patterns"
+	done
+	grep -HoE -f "$work/patterns" "$proc"/[0-9]*/cgroup >"$work/matches" 2>/dev/null || true
+	if [ ! -s "$work/matches" ]; then return 0; fi
+	for fi in "$@"; do
+		read -r _ fu fu_ _ <"$work/$fi.t"
+		grep -E ":[-/]pod($fu|$fu_)(\\.slice|/)?\$" "$work/matches" | sed -e 's/:[^:]*$//' >"$work/cands" || true
+		choose "$fi" <"$work/cands"
+	done
+}
 
-	files=
-	if [ -n "$matches" ]; then
-		files=$(printf '%s\n' "$matches" |
-			grep -E -e ":[-/]pod($uid|$uid_us)(\\.slice|/)?\$" | sed -e 's/:[^:]*$//') || files=
-	fi
-	pid=
-	infra_pid=
+# choose I: target I's process among the cgroup files on stdin: its sandbox (pause), or else
+# one of those sharing the namespace most of them share. conmon is the runtime's, in the host
+# namespace: skipped.
+choose() {
+	pids=
+	sandbox=
 	while IFS= read -r f; do
-		if [ -z "$f" ]; then continue; fi
 		d=${f%/cgroup}
-		p=${d##*/}
-		if [ ! -e "$d/ns/net" ]; then continue; fi
-		if grep -q -e 'crio-conmon-' "$f" 2>/dev/null; then continue; fi
+		if [ ! -e "$d/ns/net" ] || grep -q crio-conmon- "$f" 2>/dev/null; then continue; fi
 		comm=
-		if [ -r "$d/comm" ]; then comm=$(cat "$d/comm" 2>/dev/null) || comm=; fi
+		read -r comm 2>/dev/null <"$d/comm" || true
 		case $comm in
 		conmon) continue ;;
-		pause | pod) if [ -z "$infra_pid" ]; then infra_pid=$p; fi ;;
-		*)
-			pid=$p
-			break
-			;;
+		pause | pod) sandbox=${sandbox:-${d##*/}} ;;
 		esac
-	done <<EOF
-$files
-EOF
-	if [ -z "$pid" ]; then pid=$infra_pid; fi
-	if [ -n "$pid" ]; then
-		printf '%s\n' "$pid" >"$work/$i.pid"
-		nfound=$((nfound + 1))
+		pids="$pids ${d##*/}"
+	done
+	if [ -z "$pids" ]; then return 0; fi
+	chosen=$sandbox
+	if [ -z "$chosen" ]; then
+		most=0
+		for p in $pids; do
+			n=0
+			for q in $pids; do if [ "$proc/$p/ns/net" -ef "$proc/$q/ns/net" ]; then n=$((n + 1)); fi; done
+			if [ "$n" -gt "$most" ]; then most=$n chosen=$p; fi
+		done
 	fi
-done
-matches=
-
-# --- capture ----------------------------------------------------------------------------------
-
-if [ "$interrupted" -ne 0 ]; then
-	report "$(printf 'status=interrupted files=0 bytes=0 packets=0 received=0 dropped=0 start=%s targets=%s failed=0' "$start" "$#")"
-	exit "$EX_INTERRUPTED"
-fi
-
-# has_cap N: whether this shell (and so tcpdump) has capability number N (N < 8) in effect.
-has_cap() {
-	eff=$(sed -n -e 's/^CapEff:[[:space:]]*\([0-9a-fA-F]*\)$/\1/p' /proc/self/status 2>/dev/null) || eff=
-	case $eff in
-	'' | ?) return 0 ;; # unknown: assume a full set
-	esac
-	eff=${eff#"${eff%??}"}
-	[ $((0x$eff >> $1 & 1)) -eq 1 ]
+	: >"$work/$1.warn"
+	for p in $pids; do
+		if [ ! "$proc/$p/ns/net" -ef "$proc/$chosen/ns/net" ]; then
+			comm=
+			read -r comm 2>/dev/null <"$proc/$p/comm" || true
+			printf 'process %s (%s) of the Pod is in another network namespace than process %s, which was captured; ' \
+				"$p" "$comm" "$chosen" >>"$work/$1.warn"
+		fi
+	done
+	if [ -s "$work/$1.warn" ]; then
+		read -r fn _ <"$work/$1.t"
+		printf 'capture: pod %s: warning: %s\n' "$pod_ns/$fn" "$(cat "$work/$1.warn")" >&2
+	fi
+	pstat "$chosen"
+	printf '%s\n' "${st#* }" >"$work/$1.start"
+	if [ "$proc/$chosen/ns/net" -ef "$proc/1/ns/net" ]; then
+		printf '%s\n' "$chosen" >"$work/$1.host"
+	else
+		printf '%s\n' "$chosen" >"$work/$1.pid"
+	fi
 }
-# -Z root: tcpdump built with a default user (Debian, RHEL) otherwise drops to it and can no
-# longer open rotated files. Staying root goes through initgroups(), which needs CAP_SETGID (6);
-# without it -Z is left out, which works for builds without a default user (e.g. Alpine's).
-keep_root=0
-if has_cap 6; then keep_root=1; fi
 
-# run_target I NETNS FILE: the runner of target I, run in the background: tcpdump in the
-# network namespace NETNS writing FILE, until tcpdump ends; a SIGTERM to the runner (or .stop)
-# stops tcpdump. Then it writes tcpdump's exit status to I.rc and ends.
+# --- capturing --------------------------------------------------------------------------------
+
+# -Z root: tcpdump built with a default user (Debian, RHEL) drops to it and then cannot open
+# rotated files. Staying root calls initgroups(), which needs CAP_SETGID (6) in effect; without
+# it -Z is left out, which works for builds without a default user (Alpine's).
+eff=$(sed -n -e 's/^CapEff:[[:space:]]*\([0-9a-fA-F]*\)$/\1/p' /proc/self/status 2>/dev/null) || eff=
+keep_root=1
+case $eff in ??*) if [ $((0x${eff#"${eff%??}"} >> 6 & 1)) -eq 0 ]; then keep_root=0; fi ;; esac
+
+# netstate NETNS WHEN: the network state inside the namespace NETNS, for <base>.netstate-WHEN.txt.
+netstate() {
+	printf '# network state of pod %s at the %s of its capture, %s\n' \
+		"$pod_ns/$rname" "$2" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	if [ -e "$work/$ri.gone" ] || [ ! -e "$1" ]; then
+		printf '# none: the Pod'\''s process has ended\n'
+		return 0
+	fi
+	for c in 'ip addr' 'ip route' 'ip -6 route' 'ip neigh' 'ss -tuanp' 'cat /proc/net/dev' 'cat /proc/net/snmp'; do
+		printf '\n## %s\n' "$c"
+		# shellcheck disable=SC2086 # the words of the command
+		nsenter --net="$1" -- $c 2>&1 || printf '(%s: failed or not in this image)\n' "$c"
+	done
+}
+
+# run_target I NETNS: the runner of target I, in the background: tcpdump in the network
+# namespace NETNS until it ends; a SIGTERM to the runner (or .stop) stops it. Then i.rc.
 run_target() {
 	ri=$1
-	tpid=
-	sigs=0
+	rnet=$2
+	read -r rname _ _ rbase <"$work/$ri.t"
 	stop=0
 	nagger=
-	trap 'stop=1; sigs=$((sigs + 1))' TERM
+	trap 'stop=1' TERM
+	t0=$(date +%s)
+	printf '%s\n' "$t0" >"$work/$ri.t0"
+	if [ "$snapshot" != off ]; then netstate "$rnet" start >"$out/$rbase.netstate-start.txt" 2>&1 || true; fi
 
-	# -U: write every packet at once, so an abrupt end loses nothing.
-	# --: the filter is one argument after it and can never be read as an option (e.g. -z).
-	netns=$2
-	file=$3
-	set -- -i "$interface" -s "$snaplen" -n -U
+	# -U: every packet written at once, so an abrupt end loses nothing. --: the filter is one
+	# argument after it and can never be read as an option.
+	set -- -i "$iface" -s "$snaplen" -n -U
 	if [ "$keep_root" -eq 1 ]; then set -- "$@" -Z root; fi
-	set -- "$@" -w "$output_dir/$file"
+	if [ "$count" -gt 0 ]; then set -- "$@" -c "$count"; fi
+	set -- "$@" -w "$out/$rbase.pcap"
 	if [ "$max_mb" -gt 0 ]; then
 		set -- "$@" -C "$max_mb"
 		if [ "$max_files" -gt 0 ]; then set -- "$@" -W "$max_files"; fi
 	fi
 	set -- "$@" --
 	if [ -n "$filter" ]; then set -- "$@" "$filter"; fi
-
-	nsenter --net="$netns" -- tcpdump "$@" </dev/null >>"$work/$ri.log" 2>&1 &
+	nsenter --net="$rnet" -- tcpdump "$@" </dev/null >>"$work/$ri.log" 2>&1 &
 	tpid=$!
+	printf '%s\n' "$tpid" >"$work/$ri.tpid"
 	if [ -e "$work/.stop" ]; then stop=1; fi
-	# A trapped signal makes wait return early (status > 128): then stop tcpdump, once, and
-	# wait again.
+	# A trapped signal makes wait return early: then stop tcpdump, once, and wait again.
 	while :; do
 		if [ "$stop" -ne 0 ] && [ -z "$nagger" ]; then
-			if grep -q 'listening on' "$work/$ri.log" 2>/dev/null; then
-				# It listens, so it handles SIGINT: it closes its files and ends.
-				kill -INT "$tpid" 2>/dev/null || true
-				nagger=none
-			else
-				# Not yet listening, it may not handle SIGINT yet (a background command starts
-				# with SIGINT ignored), but SIGTERM ends it at once, before it opens its file.
-				# A signal that reaches its process between fork and exec is lost: repeat it
-				# until tcpdump has ended (the runner writes I.rc at once then).
-				(
-					while :; do
-						if grep -q 'listening on' "$work/$ri.log" 2>/dev/null; then
-							kill -INT "$tpid" 2>/dev/null || true
-						else
-							kill -TERM "$tpid" 2>/dev/null || true
-						fi
-						sleep 0.5 2>/dev/null || sleep 1
-						if [ -e "$work/$ri.rc" ]; then break; fi
-					done
-				) &
-				nagger=$!
-			fi
+			# A listening tcpdump ends on SIGINT, closing its files. One not listening yet may
+			# still ignore SIGINT (a background command starts so) but ends on SIGTERM before
+			# it opens a file; a signal between fork and exec is lost: repeat until it ends.
+			(
+				while [ ! -e "$work/$ri.rc" ]; do
+					if grep -q 'listening on' "$work/$ri.log" 2>/dev/null; then
+						kill -INT "$tpid" 2>/dev/null || true
+						exit 0
+					fi
+					kill -TERM "$tpid" 2>/dev/null || true
+					sleep 0.5 2>/dev/null || sleep 1
+				done
+			) &
+			nagger=$!
+			trap '' TERM # stopping: a further stop signal must not cut the wait short
 		fi
-		before=$sigs
 		rc=0
 		wait "$tpid" || rc=$?
-		if [ "$rc" -gt 128 ] && [ "$sigs" -ne "$before" ]; then continue; fi
-		break
-	done
-	tpid=
-	printf '%s\n' "$rc" >"$work/$ri.rc"
-	case $nagger in
-	'' | none) ;;
-	*)
-		kill "$nagger" 2>/dev/null || true
-		wait "$nagger" 2>/dev/null || true
-		;;
-	esac
-}
-
-i=0
-unready=
-for arg in "$@"; do
-	i=$((i + 1))
-	if [ ! -e "$work/$i.pid" ]; then continue; fi
-	read -r pid <"$work/$i.pid"
-	read -r base <"$work/$i.base"
-	: >"$work/$i.log"
-	printf 'capture: pod %s via pid %s on node %s: %s s into %s/%s\n' \
-		"$pod_ns/${arg%%/*} (uid ${arg#*/})" "$pid" "${node_name:-?}" "$duration" "$output_dir" "$base"
-	# Its stderr would only say that a shell reaped a tcpdump ended by SIGTERM.
-	run_target "$i" "$proc_root/$pid/ns/net" "$base" 2>/dev/null &
-	runners="$runners $i:$!"
-	unready="$unready $i"
-done
-# A signal while the runners started: stop those it did not reach.
-if [ "$interrupted" -ne 0 ]; then stop_runners; fi
-
-# all_ready: whether every tcpdump listens or has ended. The ones found so are dropped from
-# $unready, so a poll looks only at the first one still starting.
-all_ready() {
-	# shellcheck disable=SC2086 # argument numbers only
-	set -- $unready
-	while [ $# -gt 0 ]; do
-		if [ -e "$work/$1.rc" ] || grep -q 'listening on' "$work/$1.log" 2>/dev/null; then
-			shift
+		# Whether the wait ended for tcpdump or for a signal only tcpdump tells: its status may
+		# be > 128 either way, bash may return early for a signal already handled, and once it
+		# has lost track of tcpdump it says -1 or 127.
+		if [ "$rc" -ne 0 ] && kill -0 "$tpid" 2>/dev/null; then
+			case $rc in -* | 127) sleep 0.1 2>/dev/null || sleep 1 ;; esac
 			continue
 		fi
 		break
 	done
-	unready=$*
-	[ $# -eq 0 ]
+	# Ended during a wait cut short, its status is lost; one that wrote its closing counts
+	# ended cleanly.
+	if [ "$rc" -gt 128 ] || [ "$rc" -lt 0 ] || [ "$rc" -eq 127 ]; then
+		if grep -q 'packets* captured$' "$work/$ri.log" 2>/dev/null; then rc=0; fi
+	fi
+	t1=$(date +%s)
+	if [ -n "$nagger" ]; then
+		kill "$nagger" 2>/dev/null || true
+		wait "$nagger" 2>/dev/null || true
+	fi
+	# The Pod's process now (a container may have restarted), for the end snapshot.
+	read -r p 2>/dev/null <"$work/$ri.pid" && rnet=$proc/$p/ns/net
+	if [ "$snapshot" != off ]; then netstate "$rnet" end >"$out/$rbase.netstate-end.txt" 2>&1 || true; fi
+	printf '%s %s\n' "$rc" "$((t1 - t0))" >"$work/$ri.rc"
 }
 
-# The timer counts the duration from the moment every tcpdump listens, then stops them all
-# with SIGINT (tcpdump closes its files on SIGINT). It never waits for "listening" longer than
-# 10 s; a tcpdump that never listens is ended with SIGTERM when the others stop.
-if [ -n "$runners" ] && [ "$interrupted" -eq 0 ]; then
-	step=0.05
-	n=0
-	while [ "$n" -lt 200 ] && [ "$interrupted" -eq 0 ] && ! all_ready; do
-		if ! sleep "$step" 2>/dev/null; then
-			# No fractional sleep: still 10 s in all.
-			step=1
-			n=$((n + 19))
-			sleep 1
+# launch I: start the runner of found target I, unless a signal came.
+launch() {
+	if [ "$interrupted" -ne 0 ]; then return 0; fi
+	read -r pid <"$work/$1.pid"
+	read -r name uid _ base <"$work/$1.t"
+	printf 'capture: pod %s (uid %s) via pid %s on node %s: %s s into %s/%s.pcap\n' \
+		"$pod_ns/$name" "$uid" "$pid" "${node:-?}" "$duration" "$out" "$base"
+	# Its stderr would only say that a shell reaped a tcpdump ended by SIGTERM.
+	run_target "$1" "$proc/$pid/ns/net" 2>/dev/null &
+	runners="$runners $1:$!"
+}
+
+# find_and_start I...: look for targets I... and start those found; the rest stay in $missing.
+missing=
+find_and_start() {
+	find_pods "$@"
+	missing=
+	for si in "$@"; do
+		if [ -e "$work/$si.pid" ]; then
+			launch "$si"
+		elif [ ! -e "$work/$si.host" ]; then
+			missing="$missing $si"
 		fi
-		n=$((n + 1))
 	done
-	if [ "$interrupted" -eq 0 ]; then
-		(
-			sleeper=
-			trap 'if [ -n "$sleeper" ]; then kill "$sleeper" 2>/dev/null; fi; exit 0' TERM
-			sleep "$duration" &
-			sleeper=$!
-			wait "$sleeper" || true
-			sleeper=
-			stop_runners
-			: >"$work/.timer-done"
-		) &
-		timer_pid=$!
-	fi
+}
+
+# running: the targets whose runner has not ended, in $live.
+running() {
+	live=
+	for lr in $runners; do
+		if [ ! -e "$work/${lr%%:*}.rc" ]; then live="$live ${lr%%:*}"; fi
+	done
+}
+
+# sleep_for SECONDS: a sleep that a signal ends.
+sleep_for() {
+	sleep "$1" &
+	sleeper=$!
+	wait "$sleeper" || kill "$sleeper" 2>/dev/null || true
+}
+
+if [ ! -e "$proc/1/ns/net" ]; then
+	printf 'capture: cannot read %s/1/ns/net (CAP_SYS_PTRACE?): the node'\''s namespace cannot be told apart\n' "$proc" >&2
+fi
+# shellcheck disable=SC2086 # argument numbers only
+find_and_start $all
+
+# The duration counts from the moment every tcpdump listens (or has ended), at most 10 s on.
+# Those found so leave $unready, so a poll looks only at the first one still starting.
+running
+unready=$live
+n=0
+while [ -n "$unready" ] && [ "$n" -lt 100 ] && [ "$interrupted" -eq 0 ]; do
+	# shellcheck disable=SC2086 # argument numbers only
+	set -- $unready
+	while [ $# -gt 0 ] && { [ -e "$work/$1.rc" ] || grep -q 'listening on' "$work/$1.log" 2>/dev/null; }; do
+		shift
+	done
+	unready=$*
+	if [ -n "$unready" ]; then sleep 0.1 2>/dev/null || sleep 1; fi
+	n=$((n + 1))
+done
+if [ "$interrupted" -eq 0 ]; then
+	(
+		sleeper=
+		trap 'if [ -n "$sleeper" ]; then kill "$sleeper" 2>/dev/null; fi; exit 0' TERM
+		sleep "$duration" &
+		sleeper=$!
+		wait "$sleeper" || true
+		stop_runners
+		: >"$work/.timer-done"
+	) &
+	timer=$!
 fi
 
-# Wait for every runner. A trapped signal makes wait return early: then wait again.
+# Until the timer ends, or every capture has ended and no Pod is missing: follow each Pod's
+# process and look again for the missing Pods.
+while [ "$interrupted" -eq 0 ] && [ ! -e "$work/.timer-done" ]; do
+	running
+	if [ -z "$live$missing" ]; then break; fi
+	sleep_for 1
+	if [ "$interrupted" -ne 0 ] || [ -e "$work/.timer-done" ]; then break; fi
+	for g in $live; do
+		read -r pid <"$work/$g.pid"
+		read -r pstart <"$work/$g.start"
+		if alive "$pid" "$pstart" || [ -e "$work/$g.rc" ]; then continue; fi
+		# Another process of the Pod in the same namespace (a container restarted) will do.
+		tpid=
+		read -r tpid 2>/dev/null <"$work/$g.tpid" || true
+		rm -f "$work/$g.pid"
+		find_pods "$g"
+		if [ -e "$work/$g.pid" ] && read -r p <"$work/$g.pid" && [ "$proc/$p/ns/net" -ef "/proc/$tpid/ns/net" ]; then
+			continue
+		fi
+		rm -f "$work/$g.host"
+		printf '%s\n' "$pid" >"$work/$g.pid"
+		t0=$(date +%s)
+		read -r t0 2>/dev/null <"$work/$g.t0" || true
+		printf 'its process %s ended %s s into the capture: the Pod was deleted, evicted or restarted\n' \
+			"$pid" "$(($(date +%s) - t0))" >"$work/$g.gone"
+		for gr in $runners; do
+			if [ "${gr%%:*}" = "$g" ]; then kill -TERM "${gr#*:}" 2>/dev/null || true; fi
+		done
+	done
+	# shellcheck disable=SC2086 # argument numbers only
+	if [ -n "$missing" ]; then find_and_start $missing; fi
+done
+
+# Stop and wait for every runner; a trapped signal makes wait return early: then wait again.
+stop_runners
 for r in $runners; do
 	while :; do
-		before=$signals
+		# Returned early for a signal when the runner still runs.
 		rc=0
 		wait "${r#*:}" || rc=$?
-		if [ "$rc" -gt 128 ] && [ "$signals" -ne "$before" ]; then continue; fi
+		if [ "$rc" -gt 128 ] && kill -0 "${r#*:}" 2>/dev/null; then continue; fi
 		break
 	done
 done
 runners=
-stop_timer
+if [ -n "$timer" ]; then
+	kill "$timer" 2>/dev/null || true
+	wait "$timer" 2>/dev/null || true
+	timer=
+fi
 
-# --- results ----------------------------------------------------------------------------------
+# --- the summary ------------------------------------------------------------------------------
 
-# counts I: tcpdump's closing lines in I.log, "N packets captured", "N packets received by
-# filter", "N packets dropped by kernel" ("packet" when N is 1), added to the totals.
-packets=0
-received=0
-dropped=0
-counts() {
-	sed -n -e 's/^\([0-9][0-9]*\) packets* captured$/captured \1/p' \
-		-e 's/^\([0-9][0-9]*\) packets* received by filter$/received \1/p' \
-		-e 's/^\([0-9][0-9]*\) packets* dropped by kernel$/dropped \1/p' \
-		"$work/$1.log" >"$work/counts" 2>/dev/null || : >"$work/counts"
-	while read -r what n; do
-		case $what in
-		captured) packets=$((packets + n)) ;;
-		received) received=$((received + n)) ;;
-		dropped) dropped=$((dropped + n)) ;;
-		esac
-	done <"$work/counts"
-}
-
-# A failed target Pod: its line for the summary, and the status and exit code of the first.
 status=ok
 code=0
-nfailed=0
-failures=
-fail() {
-	reason=$(printf '%.400s' "$4")
-	printf 'capture: pod %s: %s\n' "$pod_ns/$1" "$reason" >&2
-	failures="$failures
-$1: $3: $reason"
-	nfailed=$((nfailed + 1))
-	if [ "$code" -eq 0 ]; then
-		code=$2
-		status=$3
-	fi
-}
-
+failed=0
 nfiles=0
 bytes=0
-names=
-i=0
-for arg in "$@"; do
-	i=$((i + 1))
-	name=${arg%%/*}
-	uid=${arg#*/}
-	if [ ! -e "$work/$i.pid" ]; then
-		fail "$name" "$EX_NOPOD" pod-not-found "no process under $proc_root has pod uid $uid in its cgroup: the Pod is gone or does not run on ${node_name:+node }${node_name:-this node}"
-		continue
+packets=0
+dropped=0
+: >"$work/targets"
+: >"$work/whys"
+: >"$work/names"
+for i in $all; do
+	read -r name uid _ base <"$work/$i.t"
+	tp=0 tb=0 td=0 tf=0 secs=0 rc=
+	if [ -e "$work/$i.rc" ]; then read -r rc secs <"$work/$i.rc"; fi
+	why=
+	# tcpdump's closing lines: "N packets captured", "N packets dropped by kernel".
+	if [ -e "$work/$i.log" ]; then
+		while read -r cn cw; do
+			case $cn in '' | *[!0-9]*) continue ;; esac
+			case $cw in 'packets captured' | 'packet captured') tp=$cn ;; 'packets dropped by kernel' | 'packet dropped by kernel') td=$cn ;; esac
+		done <"$work/$i.log"
 	fi
-	read -r pid <"$work/$i.pid"
-	read -r base <"$work/$i.base"
-	rc=
-	if [ -e "$work/$i.rc" ]; then read -r rc <"$work/$i.rc" || rc=; fi
-	counts "$i"
-	if [ "$rc" != 0 ] && [ "$interrupted" -eq 0 ]; then
-		why=$(grep -v -e '^$' -e 'listening on' -e 'data link type' "$work/$i.log" | tail -n 8 | tr '\n' ' ') || why=
-		if [ "$rc" = 143 ] && ! grep -q 'listening on' "$work/$i.log"; then
-			why="it never started listening, and was ended with SIGTERM: $why"
-		fi
-		case $why in
-		*"Couldn't change"*) why="$why(tcpdump needs CAP_SETGID to keep root, or CAP_SETUID, CAP_SETGID and CAP_CHOWN to switch users)" ;;
-		esac
-		if [ ! -e "$proc_root/$pid/ns/net" ]; then
-			fail "$name" "$EX_NOPOD" pod-not-found "its network namespace $proc_root/$pid/ns/net is gone, and so is the Pod"
-		else
-			fail "$name" "$EX_TCPDUMP" tcpdump-failed "tcpdump exited with status ${rc:-unknown}: $why"
-		fi
-	fi
-	for f in "$output_dir/$base"*; do
+	for f in "$out/$base.pcap"*; do
 		if [ ! -f "$f" ]; then continue; fi
-		size=$(wc -c <"$f")
-		bytes=$((bytes + size))
-		nfiles=$((nfiles + 1))
-		names="$names
-${f##*/}"
+		# shellcheck disable=SC2046 # the fields of ls -ln: the fifth is the size
+		set -- $(ls -ln -- "$f")
+		tb=$((tb + $5))
+		tf=$((tf + 1))
+		printf '%s\n' "${f##*/}" >>"$work/names"
 	done
+	if [ -e "$work/$i.host" ]; then
+		st=host-network c=6
+		why="its network namespace (of process $(cat "$work/$i.host")) is the node's own: refused, it would capture every Pod on the node"
+	elif [ -e "$work/$i.gone" ]; then
+		st=gone c=5
+		why=$(cat "$work/$i.gone")
+	elif [ "$interrupted" -ne 0 ]; then
+		st=interrupted c=143
+		why="the capture Pod was stopped (SIGTERM or SIGINT) $secs s into its capture"
+	elif [ ! -e "$work/$i.pid" ]; then
+		st=pod-not-found c=3
+		why="no process under $proc had pod uid $uid in its cgroup during the capture: the Pod is gone or does not run on ${node:+node }${node:-this node}"
+	elif [ "$rc" != 0 ]; then
+		st=tcpdump-failed c=4
+		why=$(grep -v -e '^$' -e 'listening on' -e 'data link type' -e 'packets* ' "$work/$i.log" | tail -n 4 | tr '\n' ' ') || true
+		case $why in
+		*"Couldn't change"*) why="$why(tcpdump needs CAP_SETGID to keep root)" ;;
+		esac
+		why="tcpdump exited with status ${rc:-unknown}: $why"
+	else
+		st=ok c=0
+	fi
+	if [ -s "$work/$i.warn" ]; then why="${why:+$why; }$(cat "$work/$i.warn")"; fi
+	if [ "$st" != ok ]; then
+		failed=$((failed + 1))
+		printf 'capture: pod %s: %s: %s\n' "$pod_ns/$name" "$st" "$why" >&2
+		if [ "$code" -eq 0 ]; then status=$st code=$c; fi
+	fi
+	printf '%s %s %s %s %s %s %s\n' "$i" "$st" "$tp" "$tb" "$td" "$tf" "$secs" >>"$work/targets"
+	if [ -n "$why" ]; then printf 'why %s %.300s\n' "$i" "$why" >>"$work/whys"; fi
+	packets=$((packets + tp)) bytes=$((bytes + tb)) dropped=$((dropped + td)) nfiles=$((nfiles + tf))
 done
+if [ "$interrupted" -ne 0 ]; then status=interrupted code=143; fi
 
-if [ "$interrupted" -ne 0 ]; then
-	status=interrupted
-	code=$EX_INTERRUPTED
+{
+	printf 'status=%s targets=%s failed=%s files=%s bytes=%s packets=%s dropped=%s start=%s\n' \
+		"$status" "$ntargets" "$failed" "$nfiles" "$bytes" "$packets" "$dropped" "$start"
+	printf '#pod status packets bytes dropped files seconds\n'
+	cat "$work/targets" "$work/whys" "$work/names"
+} >"$work/summary"
+cp "$work/summary" "$out/summary.txt" 2>/dev/null || printf 'capture: cannot write %s/summary.txt\n' "$out" >&2
+if [ "$nfiles" -gt 0 ] && command -v sha256sum >/dev/null 2>&1; then
+	(
+		cd "$out"
+		for i in $all; do
+			read -r _ _ _ base <"$work/$i.t"
+			sha256sum -- "$base.pcap"* 2>/dev/null || true
+		done
+	) >"$out/SHA256SUMS" || printf 'capture: cannot write %s/SHA256SUMS\n' "$out" >&2
 fi
-head=$(printf 'status=%s files=%s bytes=%s packets=%s received=%s dropped=%s start=%s targets=%s failed=%s' \
-	"$status" "$nfiles" "$bytes" "$packets" "$received" "$dropped" "$start" "$#" "$nfailed")
 
-# Keep the summary under the kubelet's 4 KiB: the failed Pods first, then the file names, while
-# they fit, then count the rest.
-summary=$head
-left=$((nfailed + nfiles))
+# Under the kubelet's 4 KiB: lines in order while they fit (the Pods' lines come first, so they
+# are cut last), then "... and N more" for the N lines left out.
+lines=$(wc -l <"$work/summary")
+summary=
+n=0
 while IFS= read -r line; do
-	if [ -z "$line" ]; then continue; fi
-	if [ $((${#summary} + ${#line} + 40)) -gt "$SUMMARY_MAX" ]; then
+	if [ $((${#summary} + ${#line} + 30)) -gt "$SUMMARY_MAX" ]; then
 		summary="$summary
-... and $left more"
+... and $((lines - n)) more"
 		break
 	fi
-	summary="$summary
-$line"
-	left=$((left - 1))
-done <<EOF
-$failures
-$names
-EOF
-
+	summary=${summary:+$summary
+}$line
+	n=$((n + 1))
+done <"$work/summary"
 report "$summary"
-: >"$output_dir/.capture-complete"
+: >"$out/.capture-complete"
 
-if [ "$interrupted" -ne 0 ]; then exit "$EX_INTERRUPTED"; fi
+if [ "$interrupted" -ne 0 ]; then exit 143; fi
 
-# --- retention (Pod-volume sink) -------------------------------------------------------------
+# --- retention (Pod output) -------------------------------------------------------------------
 
 if [ "$retention" -gt 0 ] && [ "$nfiles" -gt 0 ]; then
-	printf 'capture: keeping the files for %s s; create %s/.retrieved to end sooner\n' \
-		"$retention" "$output_dir"
+	printf 'capture: keeping the files for %s s; create %s/.retrieved to end sooner\n' "$retention" "$out"
 	waited=0
-	while [ "$waited" -lt "$retention" ] && [ ! -e "$output_dir/.retrieved" ] &&
-		[ "$interrupted" -eq 0 ]; do
-		sleep 1 &
-		sleeper=$!
-		wait "$sleeper" || kill "$sleeper" 2>/dev/null || true
+	while [ "$waited" -lt "$retention" ] && [ ! -e "$out/.retrieved" ] && [ "$interrupted" -eq 0 ]; do
+		sleep_for 1
 		waited=$((waited + 1))
 	done
 fi

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"reflect"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -67,14 +69,27 @@ func decodeField(v any, into any, p *field.Path) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &typeErr):
-		fp := p
-		if typeErr.Field != "" {
-			fp = p.Child(typeErr.Field)
-		}
-		return newInvalidError(field.ErrorList{field.Invalid(fp, typeErr.Value, "must be of type "+jsonType(typeErr.Type.Kind().String()))})
+		return newInvalidError(field.ErrorList{TypeError(p, typeErr)})
 	default:
 		return newInvalidError(field.ErrorList{field.Invalid(p, string(b), err.Error())})
 	}
+}
+
+// TypeError turns encoding/json's type error for a field under p into a
+// field error. A number that an integer field cannot hold (too large, or a
+// fraction) is told the field's range, which is what is wrong with it.
+func TypeError(p *field.Path, typeErr *json.UnmarshalTypeError) *field.Error {
+	if typeErr.Field != "" {
+		p = p.Child(typeErr.Field)
+	}
+	if k := typeErr.Type.Kind(); k == reflect.Int32 && strings.HasPrefix(typeErr.Value, "number") {
+		r, ok := intRanges[leafName(p)]
+		if !ok {
+			r = [2]int32{math.MinInt32, math.MaxInt32}
+		}
+		return field.Invalid(p, strings.TrimPrefix(typeErr.Value, "number "), fmt.Sprintf("must be an integer from %d to %d", r[0], r[1]))
+	}
+	return field.Invalid(p, typeErr.Value, "must be of type "+jsonType(typeErr.Type.Kind().String()))
 }
 
 func jsonType(goKind string) string {
@@ -110,7 +125,7 @@ func DecodeInput(obj map[string]any) (*v1beta1.Input, error) {
 	if err := dec.Decode(in); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
-			return nil, newInvalidError(field.ErrorList{field.Invalid(field.NewPath("input", strings.Split(typeErr.Field, ".")...), typeErr.Value, "must be of type "+jsonType(typeErr.Type.Kind().String()))})
+			return nil, newInvalidError(field.ErrorList{TypeError(field.NewPath("input"), typeErr)})
 		}
 		msg := strings.TrimPrefix(err.Error(), "json: ")
 		return nil, fmt.Errorf("invalid Input (%s/%s): %s; see package/input for its fields", v1beta1.Group, v1beta1.Version, msg)

@@ -54,10 +54,19 @@ func parseTargetArg(arg string) (name, uid string, ok bool) {
 
 // Exit codes of the capture script that mean a retry cannot help; the Job's
 // pod failure policy fails the Job at once on them.
+// 143 means SIGTERM or SIGINT, and is retried. The summary says which target
+// Pod a code applies to; the first in argument order that is not ok decides.
 const (
 	ExitBadSettings   = 2
 	ExitPodNotFound   = 3
 	ExitTCPDumpFailed = 4
+	// ExitGone: a target Pod's process went away during the capture
+	// (CaptureGone); its files hold what was captured until then. A retry
+	// would capture the Job's other Pods a second time.
+	ExitGone = 5
+	// ExitHostNetwork: a target Pod's network namespace is the node's own
+	// (CaptureHostNetwork); it was not captured.
+	ExitHostNetwork = 6
 )
 
 // backoffLimit allows one retry for a node hiccup; the Job's deadline still
@@ -68,10 +77,10 @@ const backoffLimit = 1
 // capture shares, one key per setting: the script reads each as a file, so
 // no value ever passes through a shell parse.
 func configMap(pc PacketCapture, s settings) *corev1.ConfigMap {
-	return &corev1.ConfigMap{
+	cm := &corev1.ConfigMap{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      ConfigMapName(pc.Spec.TargetNamespace, pc.Spec.TargetDeployment),
+			Name:      ConfigMapName(pc.Name, s.jobID),
 			Namespace: pc.Namespace,
 			Labels:    objectLabels(pc),
 		},
@@ -83,6 +92,7 @@ func configMap(pc PacketCapture, s settings) *corev1.ConfigMap {
 			"job-id":            s.jobID,
 			"max-file-size-mb":  strconv.Itoa(int(s.maxFileSizeMB)),
 			"max-files":         strconv.Itoa(int(s.maxFiles)),
+			"network-snapshot":  onOff(s.networkSnapshot),
 			"output-dir":        OutputMountPath,
 			"proc-root":         "/proc",
 			"retention-seconds": strconv.Itoa(int(retentionSeconds(s))),
@@ -90,6 +100,18 @@ func configMap(pc PacketCapture, s settings) *corev1.ConfigMap {
 			"target-namespace":  pc.Spec.TargetNamespace,
 		},
 	}
+	if s.packetCount > 0 {
+		// Left out when unset: the script captures for the whole duration.
+		cm.Data["packet-count"] = strconv.Itoa(int(s.packetCount))
+	}
+	return cm
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
 }
 
 // retentionSeconds is how long the capture Pod waits after the capture: only
@@ -115,34 +137,38 @@ func jobMaker(pc PacketCapture, s settings, cmName string) func(name string, tar
 		for i, t := range targets {
 			args[i] = TargetArg(t.Name, t.UID)
 		}
-		job := captureJob(pc, s, cmName, jobValues{name: name, node: node, args: args}, s.memoryLimitFor(len(targets)), maps.Clone(labels), maps.Clone(podLabels))
+		job := captureJob(pc, s, cmName, jobValues{name: name, node: node, args: args}, len(targets), maps.Clone(labels), maps.Clone(podLabels))
 		job.Annotations = map[string]string{AnnotationTemplateHash: templateHash(job)}
 		return job
 	}
 }
 
 // jobValues are what a capture Job has of its own: everything else is the
-// same for every Job of a plan that has the same memory limit.
+// same for every Job of a plan that captures as many target Pods.
 type jobValues struct {
 	name, node string
 	// args name the target Pods, one TargetArg each.
 	args []string
 }
 
-// captureJob is the Job that captures the target Pods named by v.args on
-// v.node, without annotations, labelled with labels and its pod template
-// with podLabels. It is built only from its arguments, in a fixed order, so
-// the same arguments give the same Job byte for byte.
-func captureJob(pc PacketCapture, s settings, cmName string, v jobValues, memoryLimit resource.Quantity, labels, podLabels map[string]string) *batchv1.Job {
+// captureJob is the Job that captures the n target Pods named by v.args on
+// v.node, without annotations, labelled with labels and its pod template with
+// podLabels. It is built only from its arguments, in a fixed order, so the
+// same arguments give the same Job byte for byte.
+func captureJob(pc PacketCapture, s settings, cmName string, v jobValues, n int, labels, podLabels map[string]string) *batchv1.Job {
 	// The Input's resources are shared by the Jobs of a plan, as their
-	// other settings are; a node's Job with a limit of its own gets a copy.
+	// other settings are; a Job with a limit of its own gets a copy.
 	resources := s.resources
-	if !memoryLimit.IsZero() {
+	memory, disk := s.memoryLimitFor(n), s.diskLimitFor(n)
+	if !memory.IsZero() || !disk.IsZero() {
+		// Either is set only over a limit the Input has: Limits is not nil.
 		resources = *s.resources.DeepCopy()
-		if resources.Limits == nil {
-			resources.Limits = corev1.ResourceList{}
+		if !memory.IsZero() {
+			resources.Limits[corev1.ResourceMemory] = memory
 		}
-		resources.Limits[corev1.ResourceMemory] = memoryLimit
+		if !disk.IsZero() {
+			resources.Limits[corev1.ResourceEphemeralStorage] = disk
+		}
 	}
 	container := corev1.Container{
 		Name:            ContainerName,
@@ -150,7 +176,11 @@ func captureJob(pc PacketCapture, s settings, cmName string, v jobValues, memory
 		ImagePullPolicy: s.imagePullPolicy,
 		Command:         []string{"/bin/sh", ConfigMountPath + "/" + ScriptKey},
 		Args:            v.args,
-		Resources:       resources,
+		// The script names the node in its logs and summary.
+		Env: []corev1.EnvVar{{Name: "TARGET_NODE_NAME", ValueFrom: &corev1.EnvVarSource{
+			FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"},
+		}}},
+		Resources: resources,
 		VolumeMounts: []corev1.VolumeMount{
 			{Name: configVolume, MountPath: ConfigMountPath, ReadOnly: true},
 			{Name: outputVolume, MountPath: OutputMountPath},
@@ -183,15 +213,19 @@ func captureJob(pc PacketCapture, s settings, cmName string, v jobValues, memory
 				OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
 					ContainerName: ptrTo(ContainerName),
 					Operator:      batchv1.PodFailurePolicyOnExitCodesOpIn,
-					Values:        []int32{ExitBadSettings, ExitPodNotFound, ExitTCPDumpFailed},
+					Values:        []int32{ExitBadSettings, ExitPodNotFound, ExitTCPDumpFailed, ExitGone, ExitHostNetwork},
 				},
 			}}},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
 				Spec: corev1.PodSpec{
 					// nodeName bypasses the scheduler: the capture must run on
-					// this node even when it is cordoned or full.
-					NodeName:                     v.node,
+					// this node even when it is cordoned or full (the kubelet
+					// still admits by requests: see defaultResources).
+					NodeName: v.node,
+					// A Windows node's kubelet refuses the Pod at once,
+					// rather than let it wait for the deadline.
+					OS:                           &corev1.PodOS{Name: corev1.Linux},
 					HostPID:                      true,
 					RestartPolicy:                corev1.RestartPolicyNever,
 					AutomountServiceAccountToken: ptrTo(false),
@@ -203,7 +237,7 @@ func captureJob(pc PacketCapture, s settings, cmName string, v jobValues, memory
 						{Name: configVolume, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 							LocalObjectReference: corev1.LocalObjectReference{Name: cmName},
 						}}},
-						{Name: outputVolume, VolumeSource: outputVolumeSource(s.output)},
+						{Name: outputVolume, VolumeSource: outputVolumeSource(s.output, s.diskPerTarget()*int64(n))},
 					},
 				},
 			},
@@ -232,7 +266,10 @@ func securityContext(mode v1beta1.SecurityMode) *corev1.SecurityContext {
 	return sc
 }
 
-func outputVolumeSource(o v1beta1.Output) corev1.VolumeSource {
+// outputVolumeSource is where the files go. The Pod output's emptyDir is
+// bounded by what the capture's files may take (diskBytes): past it the
+// kubelet evicts the capture Pod rather than let it fill the node's disk.
+func outputVolumeSource(o v1beta1.Output, diskBytes int64) corev1.VolumeSource {
 	switch o.Type {
 	case v1beta1.OutputHostPath:
 		return corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{
@@ -241,16 +278,20 @@ func outputVolumeSource(o v1beta1.Output) corev1.VolumeSource {
 	case v1beta1.OutputPersistentVolumeClaim:
 		return corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: o.ClaimName}}
 	default:
-		return corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
+		return corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: resource.NewQuantity(diskBytes, resource.BinarySI)}}
 	}
 }
 
-// defaultResources keep a capture small but let tcpdump buffer bursts.
+// defaultResources keep a capture small but let tcpdump buffer bursts. They
+// request nothing: the kubelet admits a Pod by its requests even when
+// nodeName bypasses the scheduler, and the node an SRE must capture is often
+// the full one. Zero is written out, since requests left out default to the
+// limits.
 func defaultResources() corev1.ResourceRequirements {
 	return corev1.ResourceRequirements{
 		Requests: corev1.ResourceList{
-			corev1.ResourceCPU:    resource.MustParse("50m"),
-			corev1.ResourceMemory: resource.MustParse("64Mi"),
+			corev1.ResourceCPU:    resource.MustParse("0"),
+			corev1.ResourceMemory: resource.MustParse("0"),
 		},
 		Limits: corev1.ResourceList{
 			corev1.ResourceMemory: resource.MustParse("256Mi"),

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -159,7 +160,7 @@ func TestPlanJobPerChoice(t *testing.T) {
 }
 
 // TestMemoryLimitFor checks a node's Job's memory limit: the Input's while
-// it covers 32 MiB per target Pod, then doubled until it does.
+// it covers 32 MiB per target Pod, then 32 MiB per target Pod.
 func TestMemoryLimitFor(t *testing.T) {
 	s, errs := resolveSettings(testCapture(), nil)
 	if len(errs) > 0 {
@@ -168,7 +169,7 @@ func TestMemoryLimitFor(t *testing.T) {
 	for _, tc := range []struct {
 		targets int
 		want    string
-	}{{1, ""}, {8, ""}, {9, "512Mi"}, {16, "512Mi"}, {17, "1Gi"}, {40, "2Gi"}, {110, "4Gi"}} {
+	}{{1, ""}, {8, ""}, {9, "288Mi"}, {16, "512Mi"}, {17, "544Mi"}, {40, "1280Mi"}, {110, "3520Mi"}} {
 		got := s.memoryLimitFor(tc.targets)
 		if tc.want == "" {
 			if !got.IsZero() {
@@ -187,13 +188,50 @@ func TestMemoryLimitFor(t *testing.T) {
 	}
 	job := jobMaker(testCapture(), s, "shop-web")("node-a-qwer", targets)
 	res := job.Spec.Template.Spec.Containers[0].Resources
-	if got := res.Limits[corev1.ResourceMemory]; got.String() != "2Gi" || res.Requests[corev1.ResourceMemory] != resource.MustParse("64Mi") {
-		t.Errorf("resources %v, want a 2Gi memory limit and the Input's requests", res)
+	if got := res.Limits[corev1.ResourceMemory]; got.String() != "1280Mi" || !res.Requests.Memory().Equal(resource.MustParse("0")) {
+		t.Errorf("resources %v, want a 1280Mi memory limit and the Input's requests", res)
 	}
 	// No memory limit in the Input: none for a node's Job either.
 	noLimit := s
 	noLimit.resources = corev1.ResourceRequirements{}
 	if got := noLimit.memoryLimitFor(100); !got.IsZero() {
 		t.Errorf("without an Input memory limit: %s, want none", got.String())
+	}
+}
+
+// TestFailureDetailExitCodes checks that every exit code the pod failure
+// policy fails a Job on is in that policy and is told in words, for a Job of
+// one Pod and for a node's Job.
+func TestFailureDetailExitCodes(t *testing.T) {
+	cases := map[int]struct{ one, node string }{
+		ExitBadSettings:   {one: "rejected its settings"},
+		ExitPodNotFound:   {one: "was not found on its node", node: "Pod not found on its node"},
+		ExitTCPDumpFailed: {one: "tcpdump failed", node: "tcpdump failed"},
+		ExitGone:          {one: "went away during the capture", node: "Pod went away during the capture"},
+		ExitHostNetwork:   {one: "node's network namespace", node: "Pod uses the node's network"},
+	}
+	s, errs := resolveSettings(testCapture(), nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	newJob := jobMaker(testCapture(), s, "cm")
+	one := newJob("one", []target{{Name: "web-1", UID: "0123456789", Node: "node-a"}})
+	node := newJob("node", []target{{Name: "web-1", UID: "0123456789", Node: "node-a"}, {Name: "web-2", UID: "9876543210", Node: "node-a"}})
+	for code, want := range cases {
+		policy := one.Spec.PodFailurePolicy.Rules[0].OnExitCodes.Values
+		if !slices.Contains(policy, int32(code)) {
+			t.Errorf("exit %d: not in the pod failure policy %v", code, policy)
+		}
+		c := batchv1.JobCondition{Type: batchv1.JobFailed, Reason: batchv1.JobReasonPodFailurePolicy,
+			Message: fmt.Sprintf("Container capture for pod x failed with exit code %d matching FailJob rule at index 0", code)}
+		if got := failureDetail(one, c); !strings.Contains(got, want.one) {
+			t.Errorf("exit %d, one Pod: %q does not say %q", code, got, want.one)
+		}
+		if want.node == "" {
+			continue
+		}
+		if got := failureDetail(node, c); !strings.Contains(got, want.node) || !strings.Contains(got, "the others were captured") {
+			t.Errorf("exit %d, node Job: %q does not say %q and that the others were captured", code, got, want.node)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package capture
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -17,10 +18,16 @@ const maxNameLength = validation.DNS1123LabelMaxLength
 // vanishingly unlikely.
 const hashLength = 8
 
-// ConfigMapName is the old operator's {{targetNamespace}}-{{targetDeployment}},
-// shortened when longer than 63 characters.
-func ConfigMapName(targetNamespace, targetDeployment string) string {
-	return shorten(targetNamespace+"-"+targetDeployment, "")
+// ConfigMapName names a capture's ConfigMap: {{captureName}}-{{jobId}},
+// shortened like JobName. The old operator's
+// {{targetNamespace}}-{{targetDeployment}} was shared by every capture of one
+// Deployment from one namespace (and, '-' being ambiguous, by shop-eu/web and
+// shop/eu-web), so a capture's Jobs could start with another's settings. A
+// PacketCapture's name is unique in its namespace, where its ConfigMap and
+// Jobs live, and the jobId tells a capture's runs apart: each Job mounts
+// the settings of its own capture and run, and no other's.
+func ConfigMapName(captureName, jobID string) string {
+	return shorten(captureName, "-"+jobID)
 }
 
 // JobName is the old operator's {{podName}}-{{jobId}}, shortened when longer
@@ -96,6 +103,17 @@ func derivedJobID(pc PacketCapture) string {
 		id[i] = alphabet[int(sum[i])%len(alphabet)]
 	}
 	return string(id)
+}
+
+// quoted returns names each quoted as Go quotes strings (at most 80 bytes
+// shown): a name from the input goes into events and results, and a control
+// character in it must never reach a terminal.
+func quoted(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = fmt.Sprintf("%.80q", n)
+	}
+	return out
 }
 
 func hash(s string) string {

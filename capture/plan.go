@@ -88,6 +88,7 @@ func Validate(pc PacketCapture, in *v1beta1.Input) error {
 // drops a Job that exists: a running capture and its files survive the Pod,
 // the Deployment and any change to the spec.
 func Plan(req Request) (*Output, error) {
+	req = withNewestCopies(req)
 	pc := req.Capture
 	s, errs := resolveSettings(pc, req.Settings)
 	if len(errs) > 0 {
@@ -211,7 +212,7 @@ func Plan(req Request) (*Output, error) {
 		p.Events = append(p.Events, Event{Severity: SeverityWarning, Reason: "DeploymentNotFound",
 			Message: fmt.Sprintf("Deployment %s/%s not found; %d existing capture Jobs are kept", pc.Spec.TargetNamespace, pc.Spec.TargetDeployment, len(req.Jobs))})
 	} else {
-		sel = selectTargets(pc.Spec, req.Deployment, req.ReplicaSets, req.Pods)
+		sel = selectTargets(pc.Spec, s, req.Deployment, req.ReplicaSets, req.Pods)
 		p.Events = append(p.Events, sel.events...)
 	}
 
@@ -468,6 +469,21 @@ func jobPhase(j *batchv1.Job) (Phase, string) {
 	return PodPending, ""
 }
 
+// exitWords names the per-Pod exit codes of a node's Job; "" for the others.
+func exitWords(code int) string {
+	switch code {
+	case ExitPodNotFound:
+		return "Pod not found on its node"
+	case ExitTCPDumpFailed:
+		return "tcpdump failed"
+	case ExitGone:
+		return "Pod went away during the capture"
+	case ExitHostNetwork:
+		return "Pod uses the node's network"
+	}
+	return ""
+}
+
 // failureDetail turns a Job's Failed condition into words for the user.
 func failureDetail(j *batchv1.Job, c batchv1.JobCondition) string {
 	switch c.Reason {
@@ -478,11 +494,11 @@ func failureDetail(j *batchv1.Job, c batchv1.JobCondition) string {
 	}
 	if m := exitCodePattern.FindStringSubmatch(c.Message); m != nil {
 		code, _ := strconv.Atoi(m[1])
-		if targets, _ := targetsOfJob(j); len(targets) > 1 && (code == ExitPodNotFound || code == ExitTCPDumpFailed) {
+		if targets, _ := targetsOfJob(j); len(targets) > 1 && exitWords(code) != "" {
 			// A node's Job captures its other Pods to the end and keeps
 			// their files; it reports the first Pod that failed.
 			return fmt.Sprintf("the capture of at least one of this node's %d target Pods failed (exit %d: %s); the others were captured: see the capture Pod's termination message",
-				len(targets), code, map[int]string{ExitPodNotFound: "Pod not found on its node", ExitTCPDumpFailed: "tcpdump failed"}[code])
+				len(targets), code, exitWords(code))
 		}
 		switch code {
 		case ExitBadSettings:
@@ -491,6 +507,10 @@ func failureDetail(j *batchv1.Job, c batchv1.JobCondition) string {
 			return "the target Pod's network namespace was not found on its node (exit 3): the Pod is gone or was moved"
 		case ExitTCPDumpFailed:
 			return "tcpdump failed (exit 4): check spec.filter and spec.interface; see the capture Pod's termination message"
+		case ExitGone:
+			return "the target Pod went away during the capture (exit 5): its files hold what was captured until then"
+		case ExitHostNetwork:
+			return "the target Pod uses the node's network namespace (exit 6): it was not captured, as that would record every Pod on the node"
 		}
 	}
 	return strings.TrimSpace(c.Reason + ": " + c.Message)
@@ -647,7 +667,7 @@ func summaryEvents(st Status, skipped, notCaptured []PodStatus, drifted []string
 	if len(skipped) > 0 {
 		names := make([]string, len(skipped))
 		for i, p := range skipped {
-			names[i] = p.Pod + " (" + p.Message + ")"
+			names[i] = fmt.Sprintf("%.80q (%s)", p.Pod, p.Message)
 		}
 		events = append(events, Event{Severity: SeverityWarning, Reason: "PodsSkipped",
 			Message: nameList("Pod", names) + " not captured now"})
@@ -655,14 +675,14 @@ func summaryEvents(st Status, skipped, notCaptured []PodStatus, drifted []string
 	if len(notCaptured) > 0 {
 		names := make([]string, len(notCaptured))
 		for i, p := range notCaptured {
-			names[i] = p.Pod
+			names[i] = fmt.Sprintf("%.80q", p.Pod)
 		}
 		events = append(events, Event{Severity: SeverityNormal, Reason: "NewPodsNotCaptured",
 			Message: nameList("Pod", names) + " appeared after the capture started and " + isAre(len(names)) + " not captured; set spec.followNewPods: true to capture new Pods"})
 	}
 	if len(drifted) > 0 {
 		events = append(events, Event{Severity: SeverityWarning, Reason: "SpecChangedDuringCapture",
-			Message: fmt.Sprintf("the spec or the function's Input changed after the capture started; the Jobs of %s keep their original settings (a Job's pod template cannot change). Set a new spec.jobId to capture again with the new settings", nameList("Pod", drifted))})
+			Message: fmt.Sprintf("the spec or the function's Input changed after the capture started; the Jobs of %s keep their original settings (a Job's pod template cannot change). Set a new spec.jobId to capture again with the new settings", nameList("Pod", quoted(drifted)))})
 	}
 	if kept > 0 {
 		events = append(events, Event{Severity: SeverityNormal, Reason: "EarlierJobsKept",

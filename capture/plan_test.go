@@ -425,7 +425,7 @@ func TestPlan(t *testing.T) {
 			},
 		},
 		"DuplicatePods": {
-			reason: "A Pod listed twice is captured once, with a warning.",
+			reason: "A Pod listed twice is captured once: its newest copy counts.",
 			req: func(*testing.T) Request {
 				r := testRequest()
 				r.Pods = append(r.Pods, r.Pods[0])
@@ -435,7 +435,7 @@ func TestPlan(t *testing.T) {
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3},
 				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Requested: []string{podA, podB, podC}},
-				Reasons: []string{"Capturing", "DuplicatePods"},
+				Reasons: []string{"Capturing"},
 			},
 		},
 	}
@@ -561,8 +561,8 @@ func TestPlanKeptJobOmitsServerFields(t *testing.T) {
 func TestPlanJobShape(t *testing.T) {
 	o := planned(t, testRequest())
 	cm := o.ConfigMap
-	if cm.Name != "shop-web" || cm.Namespace != testXRNS {
-		t.Errorf("ConfigMap %s/%s, want %s/shop-web", cm.Namespace, cm.Name, testXRNS)
+	if cm.Name != "capture-web-qwer" || cm.Namespace != testXRNS {
+		t.Errorf("ConfigMap %s/%s, want %s/capture-web-qwer", cm.Namespace, cm.Name, testXRNS)
 	}
 	withCapture := map[string]string{"app.kubernetes.io/instance": "packet-capture-shop-web", "app.kubernetes.io/name": "packet-capture", LabelCapture: "capture-web"}
 	if diff := cmp.Diff(withCapture, cm.Labels); diff != "" {
@@ -589,12 +589,13 @@ func TestPlanJobShape(t *testing.T) {
 		{"ttlSecondsAfterFinished", *j.Spec.TTLSecondsAfterFinished, int32(3600)},
 		{"tolerations", spec.Tolerations, []corev1.Toleration{{Operator: corev1.TolerationOpExists}}},
 		{"image", spec.Containers[0].Image, v1beta1.DefaultImage},
-		{"config volume", spec.Volumes[0].ConfigMap.Name, "shop-web"},
+		{"config volume", spec.Volumes[0].ConfigMap.Name, "capture-web-qwer"},
 		{"output volume", spec.Volumes[1].EmptyDir != nil, true},
 		{"capabilities", spec.Containers[0].SecurityContext.Capabilities.Add, []corev1.Capability{"NET_ADMIN", "NET_RAW", "SETGID", "SYS_ADMIN", "SYS_PTRACE"}},
 		{"command", spec.Containers[0].Command, []string{"/bin/sh", "/etc/packet-capture/capture.sh"}},
 		{"args", spec.Containers[0].Args, []string{"web-5d4f8-aaaaa/uid-pod-web-5d4f8-aaaaa"}},
-		{"env", spec.Containers[0].Env, []corev1.EnvVar(nil)},
+		{"env", spec.Containers[0].Env, []corev1.EnvVar{{Name: "TARGET_NODE_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}}}},
+		{"os", spec.OS, &corev1.PodOS{Name: corev1.Linux}},
 	}
 	for _, c := range checks {
 		if diff := cmp.Diff(c.want, c.got); diff != "" {
@@ -735,7 +736,7 @@ func TestPlanInvalid(t *testing.T) {
 		"DurationTooLong":     {spec: func(p *PacketCapture) { p.Spec.Duration = "25h" }, want: []string{`spec.duration: Invalid value: "25h"`, "24h0m0s"}},
 		"DurationGarbage":     {spec: func(p *PacketCapture) { p.Spec.Duration = "thirty" }, want: []string{`spec.duration: Invalid value: "thirty"`}},
 		"DurationFraction":    {spec: func(p *PacketCapture) { p.Spec.Duration = "1.5s" }, want: []string{`spec.duration: Invalid value: "1.5s"`, "whole number"}},
-		"FilterNewline":       {spec: func(p *PacketCapture) { p.Spec.Filter = "tcp\nport 80" }, want: []string{"spec.filter: Invalid value", "control characters"}},
+		"FilterNewline":       {spec: func(p *PacketCapture) { p.Spec.Filter = "tcp\nport 80" }, want: []string{"spec.filter: Invalid value", "must be printable ASCII"}},
 		"FilterTooLong":       {spec: func(p *PacketCapture) { p.Spec.Filter = strings.Repeat("a", 2000) }, want: []string{"spec.filter: Too long"}},
 		"FilterOption":        {spec: func(p *PacketCapture) { p.Spec.Filter = "-z /tmp/x" }, want: []string{"spec.filter: Invalid value", "not a tcpdump option"}},
 		"BadInterface":        {spec: func(p *PacketCapture) { p.Spec.Interface = "eth0; rm -rf /" }, want: []string{`spec.interface: Invalid value`}},

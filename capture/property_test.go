@@ -199,18 +199,17 @@ func TestPropertyConfigMapName(t *testing.T) {
 	r := newPropRand(3)
 	seen := make(map[string][2]string)
 	for range 20000 {
-		ns, deploy := r.dnsLabel(r.lengthUpTo(63)), r.dnsSubdomain(r.lengthUpTo(253))
-		name := ConfigMapName(ns, deploy)
-		checkName(t, "ConfigMap name", name, ns, deploy)
-		if again := ConfigMapName(ns, deploy); again != name {
-			t.Fatalf("ConfigMapName(%q, %q) gave %q, then %q", ns, deploy, name, again)
+		capture, jobID := r.dnsSubdomain(r.lengthUpTo(253)), r.jobID()
+		name := ConfigMapName(capture, jobID)
+		checkName(t, "ConfigMap name", name, capture, jobID)
+		if again := ConfigMapName(capture, jobID); again != name {
+			t.Fatalf("ConfigMapName(%q, %q) gave %q, then %q", capture, jobID, name, again)
 		}
-		// The old operator's name is ambiguous by design (a-b + c = a + b-c);
-		// shortened names must at least not collide for different targets.
-		if other, ok := seen[name]; ok && other != [2]string{ns, deploy} && other[0]+"-"+other[1] != ns+"-"+deploy {
-			t.Fatalf("targets %q and %q both get ConfigMap %q", other, [2]string{ns, deploy}, name)
+		// Two captures, or two runs of one, never share a ConfigMap.
+		if other, ok := seen[name]; ok && other != [2]string{capture, jobID} {
+			t.Fatalf("captures %q and %q both get ConfigMap %q", other, [2]string{capture, jobID}, name)
 		}
-		seen[name] = [2]string{ns, deploy}
+		seen[name] = [2]string{capture, jobID}
 	}
 }
 

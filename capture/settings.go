@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -25,19 +24,28 @@ const MaxFilterLength = 1024
 var (
 	jobIDPattern     = regexp.MustCompile(`^[a-z0-9]{4}$`)
 	interfacePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,14}$`)
+	// durationPattern is a duration whose units each come once, in order.
+	// Units other than h, m and s, and fractions, are left to the checks
+	// that follow (whole seconds).
+	durationPattern = regexp.MustCompile(`^([0-9.]+h)?([0-9.]+m)?([0-9.]+(s|ms|us|µs|ns))?$`)
 )
 
 // settings is a PacketCapture's spec merged over the platform's Input, with
 // defaults applied and every value validated: what a capture really runs with.
 type settings struct {
-	jobID             string
-	durationSeconds   int32
-	filter            string
-	iface             string
-	snaplen           int32
-	maxFileSizeMB     int32
-	maxFiles          int32
-	followNewPods     bool
+	jobID           string
+	durationSeconds int32
+	filter          string
+	iface           string
+	snaplen         int32
+	maxFileSizeMB   int32
+	maxFiles        int32
+	followNewPods   bool
+	// packetCount stops each Pod's capture after so many packets; 0 never.
+	packetCount     int32
+	networkSnapshot bool
+	// allowHostNetwork lets Pods that share their node's network be captured.
+	allowHostNetwork  bool
 	output            v1beta1.Output
 	image             string
 	imagePullPolicy   corev1.PullPolicy
@@ -67,24 +75,42 @@ func (s settings) activeDeadlineSeconds() int64 {
 // 8 MiB) and a full 2 MiB capture buffer, with room to spare.
 const memoryPerTarget = 32 << 20
 
+// diskHeadroom is the disk one target Pod's capture needs besides its PCAP
+// files: the network snapshots, the summary and tcpdump's log.
+const diskHeadroom = 16 << 20
+
+// diskPerTarget is the most one target Pod's capture writes: maxFiles files
+// of maxFileSizeMB (tcpdump overwrites the oldest past that) and headroom.
+func (s settings) diskPerTarget() int64 {
+	return int64(s.maxFileSizeMB)*int64(s.maxFiles)<<20 + diskHeadroom
+}
+
 // memoryLimitFor is the memory limit of a Job that captures n target Pods,
-// zero to keep the Input's: a Job of many Pods runs one tcpdump per Pod. The
-// Input's limit is doubled until it covers memoryPerTarget per Pod, so the
-// Jobs of a plan have few distinct limits (they encode as few shapes).
+// zero to keep the Input's: a Job of many Pods runs one tcpdump per Pod, so
+// its limit is at least memoryPerTarget per Pod.
 func (s settings) memoryLimitFor(n int) resource.Quantity {
-	limit, ok := s.resources.Limits[corev1.ResourceMemory]
-	if n <= 1 || !ok || limit.Sign() <= 0 {
+	return atLeast(s.resources.Limits, corev1.ResourceMemory, int64(memoryPerTarget)*int64(n))
+}
+
+// diskLimitFor is the ephemeral-storage limit of a Job that captures n
+// target Pods into its emptyDir (the Pod output), zero to keep the Input's:
+// a limit below what the files may take gets the capture Pod evicted, and
+// every file with it.
+func (s settings) diskLimitFor(n int) resource.Quantity {
+	if s.output.Type != v1beta1.OutputPod {
 		return resource.Quantity{}
 	}
-	need := int64(memoryPerTarget) * int64(n)
-	if limit.Value() >= need {
+	return atLeast(s.resources.Limits, corev1.ResourceEphemeralStorage, s.diskPerTarget()*int64(n))
+}
+
+// atLeast is need when the limits set a limit of name below it, and zero
+// (keep the limit, or its absence) otherwise.
+func atLeast(limits corev1.ResourceList, name corev1.ResourceName, need int64) resource.Quantity {
+	limit, ok := limits[name]
+	if !ok || limit.Sign() <= 0 || limit.Value() >= need {
 		return resource.Quantity{}
 	}
-	v := limit.Value()
-	for v < need {
-		v *= 2
-	}
-	return *resource.NewQuantity(v, resource.BinarySI)
+	return *resource.NewQuantity(need, resource.BinarySI)
 }
 
 // resolveSettings validates the capture and the Input and merges them. Every
@@ -110,6 +136,8 @@ func resolveSettings(pc PacketCapture, in *v1beta1.Input) (settings, field.Error
 		priorityClassName: in.PriorityClassName,
 		followNewPods:     pc.Spec.FollowNewPods,
 		filter:            pc.Spec.Filter,
+		networkSnapshot:   pc.Spec.NetworkSnapshot == nil || *pc.Spec.NetworkSnapshot,
+		allowHostNetwork:  in.AllowHostNetworkPods,
 	}
 	if in.Resources != nil {
 		s.resources = *in.Resources
@@ -139,9 +167,9 @@ func resolveSettings(pc PacketCapture, in *v1beta1.Input) (settings, field.Error
 		errs = append(errs, field.NotSupported(inPath.Child("securityMode"), s.securityMode,
 			[]v1beta1.SecurityMode{v1beta1.SecurityCapabilities, v1beta1.SecurityPrivileged}))
 	}
-	errs = append(errs, inRange(inPath.Child("ttlSecondsAfterFinished"), s.ttlSeconds, 0, 7*24*3600)...)
-	errs = append(errs, inRange(inPath.Child("graceSeconds"), s.graceSeconds, 5, 3600)...)
-	errs = append(errs, inRange(inPath.Child("maxTargetPods"), s.maxTargetPods, 1, 10000)...)
+	errs = append(errs, inRange(inPath.Child("ttlSecondsAfterFinished"), s.ttlSeconds)...)
+	errs = append(errs, inRange(inPath.Child("graceSeconds"), s.graceSeconds)...)
+	errs = append(errs, inRange(inPath.Child("maxTargetPods"), s.maxTargetPods)...)
 	switch s.jobPer {
 	case "":
 		s.jobPer = v1beta1.DefaultJobPer
@@ -150,10 +178,10 @@ func resolveSettings(pc PacketCapture, in *v1beta1.Input) (settings, field.Error
 		errs = append(errs, field.NotSupported(inPath.Child("jobPer"), s.jobPer,
 			[]v1beta1.JobPer{v1beta1.JobPerAuto, v1beta1.JobPerPod, v1beta1.JobPerNode}))
 	}
-	errs = append(errs, inRange(inPath.Child("maxPodJobs"), s.maxPodJobs, 1, 10000)...)
-	errs = append(errs, inRange(inPath.Child("statusPodLimit"), s.statusPodLimit, 0, 1000)...)
+	errs = append(errs, inRange(inPath.Child("maxPodJobs"), s.maxPodJobs)...)
+	errs = append(errs, inRange(inPath.Child("statusPodLimit"), s.statusPodLimit)...)
 	maxDuration := int32Or(in.MaxDurationSeconds, v1beta1.DefaultMaxDurationSecond)
-	errs = append(errs, inRange(inPath.Child("maxDurationSeconds"), maxDuration, 1, 7*24*3600)...)
+	errs = append(errs, inRange(inPath.Child("maxDurationSeconds"), maxDuration)...)
 	if s.priorityClassName != "" {
 		for _, msg := range validation.IsDNS1123Subdomain(s.priorityClassName) {
 			errs = append(errs, field.Invalid(inPath.Child("priorityClassName"), s.priorityClassName, msg))
@@ -190,9 +218,13 @@ func resolveSettings(pc PacketCapture, in *v1beta1.Input) (settings, field.Error
 		}
 		errs = append(errs, field.Invalid(p, s.iface, "must be an interface name of at most 15 letters, digits or _.:@- (\"any\" captures all)"))
 	}
-	s.snaplen, errs = overridable(specPath, inPath, "snaplen", pc.Spec.Snaplen, in.Snaplen, v1beta1.DefaultSnaplen, 64, 262144, errs)
-	s.maxFileSizeMB, errs = overridable(specPath, inPath, "maxFileSizeMB", pc.Spec.MaxFileSizeMB, in.MaxFileSizeMB, v1beta1.DefaultMaxFileSizeMB, 1, 10240, errs)
-	s.maxFiles, errs = overridable(specPath, inPath, "maxFiles", pc.Spec.MaxFiles, in.MaxFiles, v1beta1.DefaultMaxFiles, 1, 1000, errs)
+	s.snaplen, errs = overridable(specPath, inPath, "snaplen", pc.Spec.Snaplen, in.Snaplen, v1beta1.DefaultSnaplen, errs)
+	s.maxFileSizeMB, errs = overridable(specPath, inPath, "maxFileSizeMB", pc.Spec.MaxFileSizeMB, in.MaxFileSizeMB, v1beta1.DefaultMaxFileSizeMB, errs)
+	s.maxFiles, errs = overridable(specPath, inPath, "maxFiles", pc.Spec.MaxFiles, in.MaxFiles, v1beta1.DefaultMaxFiles, errs)
+	if pc.Spec.PacketCount != nil {
+		s.packetCount = *pc.Spec.PacketCount
+		errs = append(errs, inRange(specPath.Child("packetCount"), s.packetCount)...)
+	}
 
 	s.output = platformOutput
 	if pc.Spec.Output != nil {
@@ -257,12 +289,12 @@ func validateFilter(p *field.Path, filter string) field.ErrorList {
 		// A BPF expression never starts with a dash; an option would.
 		return field.ErrorList{field.Invalid(p, filter, "must be a BPF expression such as \"tcp port 80\", not a tcpdump option")}
 	}
+	// BPF is ASCII. A non-breaking space, a zero-width or a bidi character
+	// pasted from a chat or a wiki makes a filter that reads right and
+	// matches something else, or nothing.
 	for i, r := range filter {
-		if unicode.IsControl(r) && r != ' ' {
-			return field.ErrorList{field.Invalid(p, filter, fmt.Sprintf("must not contain control characters (found %q at byte %d)", r, i))}
-		}
-		if r == unicode.ReplacementChar {
-			return field.ErrorList{field.Invalid(p, filter, "must be valid UTF-8")}
+		if r < ' ' || r > '~' {
+			return field.ErrorList{field.Invalid(p, filter, fmt.Sprintf("must be printable ASCII (found %q at byte %d); retype the filter rather than paste it", r, i))}
 		}
 	}
 	return nil
@@ -286,6 +318,11 @@ func resolveOutput(p *field.Path, o *v1beta1.Output, base v1beta1.Output, platfo
 			out.RetentionSeconds = o.RetentionSeconds
 		}
 	}
+	if o != nil && o.ClaimName != "" && out.Type != v1beta1.OutputPersistentVolumeClaim {
+		// Ignoring it would lose the files the user meant to keep there.
+		errs = append(errs, field.Invalid(p.Child("claimName"), o.ClaimName,
+			fmt.Sprintf("is used only by type PersistentVolumeClaim, and the output's type is %s: set type: PersistentVolumeClaim, or leave claimName out", out.Type)))
+	}
 	switch out.Type {
 	case v1beta1.OutputPod:
 	case v1beta1.OutputPersistentVolumeClaim:
@@ -308,7 +345,7 @@ func resolveOutput(p *field.Path, o *v1beta1.Output, base v1beta1.Output, platfo
 	if out.RetentionSeconds == nil {
 		out.RetentionSeconds = ptrTo(v1beta1.DefaultRetentionSeconds)
 	}
-	errs = append(errs, inRange(p.Child("retentionSeconds"), *out.RetentionSeconds, 0, 86400)...)
+	errs = append(errs, inRange(p.Child("retentionSeconds"), *out.RetentionSeconds)...)
 	return out, errs
 }
 
@@ -342,6 +379,10 @@ func ParseDuration(s string, maxSeconds int32) (int32, error) {
 		return int32(n), nil
 	}
 	d, err := time.ParseDuration(s)
+	if err == nil && !durationPattern.MatchString(strings.TrimLeft(s, "+-")) {
+		// Go adds "30s30s" up to a minute; nobody means that.
+		return 0, fmt.Errorf("must name each unit once, hours before minutes before seconds, such as \"1h30m\" or \"90s\"")
+	}
 	if err != nil {
 		return 0, fmt.Errorf("must be whole seconds such as \"30\", or a duration such as \"90s\" or \"5m\"")
 	}
@@ -355,21 +396,48 @@ func ParseDuration(s string, maxSeconds int32) (int32, error) {
 }
 
 // overridable resolves a number the spec may override over the Input.
-func overridable(specPath, inPath *field.Path, name string, spec, in *int32, def, lo, hi int32, errs field.ErrorList) (int32, field.ErrorList) {
+func overridable(specPath, inPath *field.Path, name string, spec, in *int32, def int32, errs field.ErrorList) (int32, field.ErrorList) {
 	if in != nil {
-		errs = append(errs, inRange(inPath.Child(name), *in, lo, hi)...)
+		errs = append(errs, inRange(inPath.Child(name), *in)...)
 	}
 	if spec != nil {
-		return *spec, append(errs, inRange(specPath.Child(name), *spec, lo, hi)...)
+		return *spec, append(errs, inRange(specPath.Child(name), *spec)...)
 	}
 	return int32Or(in, def), errs
 }
 
-func inRange(p *field.Path, v, lo, hi int32) field.ErrorList {
-	if v < lo || v > hi {
-		return field.ErrorList{field.Invalid(p, v, fmt.Sprintf("must be between %d and %d", lo, hi))}
+// intRanges are the bounds of every integer field of the spec and the Input,
+// by JSON name: the planner checks values with them, and the decoders name
+// them for a number too large for an integer field.
+var intRanges = map[string][2]int32{
+	"ttlSecondsAfterFinished": {0, 7 * 24 * 3600},
+	"graceSeconds":            {5, 3600},
+	"maxTargetPods":           {1, 10000},
+	"maxPodJobs":              {1, 10000},
+	"statusPodLimit":          {0, 1000},
+	"maxDurationSeconds":      {1, 7 * 24 * 3600},
+	"snaplen":                 {64, 262144},
+	"maxFileSizeMB":           {1, 10240},
+	"maxFiles":                {1, 1000},
+	"retentionSeconds":        {0, 86400},
+	// A sane bound: 100 million packets are tens of gigabytes at common
+	// sizes; a larger count is a typo.
+	"packetCount": {1, 100_000_000},
+}
+
+// inRange checks v against the bounds of the field p names (intRanges).
+func inRange(p *field.Path, v int32) field.ErrorList {
+	r := intRanges[leafName(p)]
+	if v < r[0] || v > r[1] {
+		return field.ErrorList{field.Invalid(p, v, fmt.Sprintf("must be between %d and %d", r[0], r[1]))}
 	}
 	return nil
+}
+
+// leafName is the last name of a field path: "maxFiles" of spec.maxFiles.
+func leafName(p *field.Path) string {
+	s := p.String()
+	return s[strings.LastIndexByte(s, '.')+1:]
 }
 
 func int32Or(v *int32, def int32) int32 {

@@ -3,6 +3,7 @@ package capture
 import (
 	"cmp"
 	"fmt"
+	"regexp"
 	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -36,7 +37,7 @@ type selection struct {
 // if it matches the Deployment's whole selector and its controlling
 // ReplicaSet is controlled by the Deployment: another Deployment's Pods with
 // overlapping labels are never captured.
-func selectTargets(spec Spec, d *appsv1.Deployment, rss []appsv1.ReplicaSet, pods []corev1.Pod) selection {
+func selectTargets(spec Spec, s settings, d *appsv1.Deployment, rss []appsv1.ReplicaSet, pods []corev1.Pod) selection {
 	var sel selection
 	if d.Spec.Selector == nil || len(d.Spec.Selector.MatchLabels)+len(d.Spec.Selector.MatchExpressions) == 0 {
 		sel.events = append(sel.events, Event{Severity: SeverityWarning, Reason: "DeploymentWithoutSelector",
@@ -98,7 +99,7 @@ func selectTargets(spec Spec, d *appsv1.Deployment, rss []appsv1.ReplicaSet, pod
 			duplicates = append(duplicates, p.Name)
 			continue
 		}
-		if reason := notCapturable(p); reason != "" {
+		if reason := notCapturable(p, s.allowHostNetwork); reason != "" {
 			sel.skipped = append(sel.skipped, PodStatus{Pod: p.Name, Node: p.Spec.NodeName, Phase: PodSkipped, Message: reason})
 			continue
 		}
@@ -108,15 +109,22 @@ func selectTargets(spec Spec, d *appsv1.Deployment, rss []appsv1.ReplicaSet, pod
 	}
 	if len(duplicates) > 0 {
 		sel.events = append(sel.events, Event{Severity: SeverityWarning, Reason: "DuplicatePods",
-			Message: fmt.Sprintf("%s %s listed more than once; the first by uid is used", nameList("Pod", duplicates), isAre(len(duplicates)))})
+			Message: fmt.Sprintf("%s %s listed more than once; the first by uid is used", nameList("Pod", quoted(duplicates)), isAre(len(duplicates)))})
 	}
 	return sel
 }
 
+// podUIDPattern is a uid the capture script accepts (as it checks its
+// arguments): a Kubernetes uid is a UUID, a static Pod's 32 hex digits. A Pod
+// whose uid is not would fail the script, and with it the capture of every
+// other Pod of its node's Job.
+var podUIDPattern = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z-]{7,63}$`)
+
 // notCapturable says why a Pod of the Deployment cannot be captured now, or
-// "" when it can: a capture needs a running Pod on a known node whose cgroup
-// (named after its uid) can be found.
-func notCapturable(p *corev1.Pod) string {
+// "" when it can: a capture needs a running Linux Pod on a known node whose
+// cgroup (named after its uid) can be found, in a network namespace of its
+// own unless the platform allows otherwise.
+func notCapturable(p *corev1.Pod, allowHostNetwork bool) string {
 	switch {
 	case p.DeletionTimestamp != nil:
 		return "terminating"
@@ -126,12 +134,25 @@ func notCapturable(p *corev1.Pod) string {
 		return fmt.Sprintf("not running (phase %q)", p.Status.Phase)
 	case p.UID == "":
 		return "has no uid, so its network namespace cannot be found"
+	case !podUIDPattern.MatchString(string(p.UID)):
+		return fmt.Sprintf("its uid %.80q is not a Pod uid (letters, digits and '-', 8 to 64), so the capture script would refuse it", p.UID)
 	case len(validation.IsDNS1123Subdomain(p.Name)) > 0:
 		return "its name is not a valid Kubernetes object name"
 	case len(validation.IsDNS1123Subdomain(p.Spec.NodeName)) > 0:
 		return "its nodeName is not a valid node name"
+	case windowsPod(p):
+		return "a Windows Pod: the capture runs tcpdump in a Linux network namespace"
+	case p.Spec.HostNetwork && !allowHostNetwork:
+		return fmt.Sprintf("uses the node's network (hostNetwork: true): its capture would record every Pod on node %s; the platform may allow it with input.allowHostNetworkPods", p.Spec.NodeName)
 	}
 	return ""
+}
+
+// windowsPod tells a Pod that runs on Windows: by its spec.os, or by the
+// node selector Windows workloads carry.
+func windowsPod(p *corev1.Pod) bool {
+	return p.Spec.OS != nil && p.Spec.OS.Name == corev1.Windows ||
+		p.Spec.NodeSelector[corev1.LabelOSStable] == string(corev1.Windows)
 }
 
 // controlledBy reports whether o's controller is the object of the kind with

@@ -56,6 +56,13 @@ type Spec struct {
 	FollowNewPods bool `json:"followNewPods,omitempty"`
 	// Output overrides the Input's output: Pod or PersistentVolumeClaim.
 	Output *v1beta1.Output `json:"output,omitempty"`
+	// PacketCount stops each Pod's capture after this many packets; the
+	// duration still bounds it. Unset captures for the whole duration.
+	PacketCount *int32 `json:"packetCount,omitempty"`
+	// NetworkSnapshot records the Pod's addresses, routes, neighbours,
+	// sockets and interface counters at the start and end of its capture.
+	// On when unset.
+	NetworkSnapshot *bool `json:"networkSnapshot,omitempty"`
 }
 
 // Request is everything one plan is made from.

@@ -22,4 +22,4 @@ if [ -z "${FPC_E2E_XPKG:-}" ]; then
   export FPC_E2E_XPKG="$root/_output/function-packet-capture-$arch.xpkg"
 fi
 cd "$root/test/e2e"
-exec "$go" test -tags e2e -count=1 -v -timeout "${E2E_TIMEOUT:-40m}" -run '^TestEndToEnd$' .
+exec "$go" test -tags e2e -count=1 -v -timeout "${E2E_TIMEOUT:-40m}" -run '^(TestEndToEnd|TestPlugin)$' .

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -30,13 +31,10 @@ import (
 // node, 50 Jobs. pods=10000,jobPer=Pod forces one Job per Pod at 10,000
 // Pods, 10,000 Jobs, to show what that costs.
 //
-// Run writes its output item by item with an item encoder (write.go,
-// encode.go): objects of one shape (the Jobs, the Pods of the List) are
-// written from a template of their bytes, and a List entry by entry. kyaml's
-// writer encodes the whole ResourceList as one YAML document, which costs
-// more than reading it; so krm can be faster than passthrough, and its own
-// cost is what it takes beyond a read (decoding, planning, building the Jobs'
-// nodes). read, kyaml reading the ResourceList alone, shows that floor.
+// Run writes its output item by item, and a List entry by entry (write.go):
+// kyaml's writer encodes the whole ResourceList as one YAML document, which
+// costs more than reading it. read, kyaml reading the ResourceList alone,
+// shows the floor.
 //
 // Each also reports cpu-ms/op, the process's user and system CPU time (GC
 // included) per run, steadier than wall time on a shared machine.
@@ -108,6 +106,43 @@ func BenchmarkKRM(b *testing.B) {
 			if n := strings.Count(out.String(), "\n  kind: Job\n"); n != want {
 				b.Fatalf("%d Jobs for %d Pods, want %d", n, c.pods, want)
 			}
+		})
+	}
+}
+
+// BenchmarkKRMOverPassthrough is the budget's measure: in each iteration it
+// runs the kyaml passthrough and the function (Run) on the same input, in
+// turns, and reports the ratio of their CPU times (the process's user and
+// system time, GC included; a collection runs, untimed, before each), which a
+// busy machine disturbs far less than wall time. Each size runs in its
+// default jobPer. The budget is krm-x-passthrough <= 1.5.
+//
+//	go test ./krm -run '^$' -bench BenchmarkKRMOverPassthrough -count 5
+func BenchmarkKRMOverPassthrough(b *testing.B) {
+	for _, pods := range []int{1000, 10000} {
+		in := benchInput(pods, "")
+		b.Run(fmt.Sprintf("pods=%d", pods), func(b *testing.B) {
+			var passthrough, krm time.Duration
+			timed := func(run func() error) time.Duration {
+				b.StopTimer()
+				runtime.GC()
+				b.StartTimer()
+				start := cpuTime()
+				if err := run(); err != nil {
+					b.Fatal(err)
+				}
+				return cpuTime() - start
+			}
+			for b.Loop() {
+				passthrough += timed(func() error {
+					rw := &kio.ByteReadWriter{Reader: bytes.NewReader(in), Writer: io.Discard, KeepReaderAnnotations: true}
+					return framework.Execute(framework.ResourceListProcessorFunc(func(*framework.ResourceList) error { return nil }), rw)
+				})
+				krm += timed(func() error { return Run(bytes.NewReader(in), io.Discard) })
+			}
+			b.ReportMetric(float64(passthrough.Milliseconds())/float64(b.N), "passthrough-cpu-ms/op")
+			b.ReportMetric(float64(krm.Milliseconds())/float64(b.N), "krm-cpu-ms/op")
+			b.ReportMetric(float64(krm)/float64(passthrough), "krm-x-passthrough")
 		})
 	}
 }

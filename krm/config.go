@@ -13,6 +13,7 @@ import (
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/function-packet-capture/function-packet-capture/capture"
 	"github.com/function-packet-capture/function-packet-capture/input/v1beta1"
 )
 
@@ -40,7 +41,7 @@ func readFunctionConfig(fc *yaml.RNode) (*v1beta1.Input, field.ErrorList) {
 	apiVersion, kind := str(n, "apiVersion"), str(n, "kind")
 	switch {
 	case apiVersion == inputAPIVersion && kind == inputKind:
-		v, err := toValue(n)
+		v, err := objectMap(n)
 		if err != nil {
 			return nil, field.ErrorList{field.Invalid(configPath, "", err.Error())}
 		}
@@ -70,7 +71,7 @@ func decodeInput(v any, p *field.Path) (*v1beta1.Input, field.ErrorList) {
 	if err := json.Unmarshal(b, in); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return nil, field.ErrorList{field.Invalid(childPath(p, typeErr.Field), typeErr.Value, "must be of type "+typeErr.Type.String())}
+			return nil, field.ErrorList{capture.TypeError(p, typeErr)}
 		}
 		return nil, field.ErrorList{field.Invalid(p, "", err.Error())}
 	}
@@ -164,6 +165,11 @@ func parseAs(t reflect.Type, s string) (any, error) {
 		return s, nil
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		i, err := strconv.ParseInt(s, 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			// Whole, but too large for any integer: the Input's decoding
+			// names the field's range.
+			return strconv.ParseFloat(s, 64)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("must be an integer")
 		}
@@ -179,7 +185,11 @@ func parseAs(t reflect.Type, s string) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("must be YAML or JSON: %v", err)
 	}
-	return toValue(n.YNode())
+	var v any
+	if err := n.YNode().Decode(&v); err != nil {
+		return nil, fmt.Errorf("must be YAML or JSON: %v", err)
+	}
+	return v, nil
 }
 
 // structField finds the field of a struct by its JSON name, leaving out the

@@ -5,73 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
-	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
-
-func TestToValue(t *testing.T) {
-	cases := map[string]struct {
-		yaml    string
-		want    any
-		wantErr string
-	}{
-		"scalars as Kubernetes decodes JSON": {
-			yaml: "s: '30'\ni: 30\nhex: 0x1e\nf: 1.5\nb: true\nn: null\nts: 2026-10-02T08:14:55Z\nempty:\n",
-			want: map[string]any{"s": "30", "i": int64(30), "hex": int64(30), "f": 1.5, "b": true, "n": nil, "ts": "2026-10-02T08:14:55Z", "empty": nil},
-		},
-		"aliases and merge keys; written keys win": {
-			yaml: "base: &b {a: 1, c: 1}\nmore: &m {d: 4}\nx: {c: 3, <<: [*b, *m]}\ny: *b\n",
-			want: map[string]any{
-				"base": map[string]any{"a": int64(1), "c": int64(1)},
-				"more": map[string]any{"d": int64(4)},
-				"x":    map[string]any{"a": int64(1), "c": int64(3), "d": int64(4)},
-				"y":    map[string]any{"a": int64(1), "c": int64(1)},
-			},
-		},
-		"an alias that contains itself": {
-			yaml:    "a: &a [1, *a]\n",
-			wantErr: "alias *a contains itself",
-		},
-		"a merge key that contains itself": {
-			yaml:    "a: &a {b: 1, <<: *a}\n",
-			wantErr: "alias *a contains itself",
-		},
-		"a billion laughs": {
-			yaml:    laughs(),
-			wantErr: "aliases expand to more than",
-		},
-		"a merge of a scalar": {
-			yaml:    "a: {<<: 1}\n",
-			wantErr: "a merge key needs a mapping",
-		},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			n, err := yaml.Parse(tc.yaml)
-			if err != nil {
-				t.Fatal(err)
-			}
-			start := time.Now()
-			got, err := toValue(n.YNode())
-			if time.Since(start) > 5*time.Second {
-				t.Errorf("took %s", time.Since(start))
-			}
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("-want +got:\n%s", diff)
-			}
-		})
-	}
-}
 
 // laughs is the classic alias bomb: 10 levels of 10 aliases each.
 func laughs() string {

@@ -31,6 +31,7 @@ type object struct {
 }
 
 func (o *object) uid() string                  { return str(o.node, "metadata", "uid") }
+func (o *object) resourceVersion() string      { return str(o.node, "metadata", "resourceVersion") }
 func (o *object) labels() map[string]string    { return stringMap(o.node, "metadata", "labels") }
 func (o *object) annotation(key string) string { return str(o.node, "metadata", "annotations", key) }
 
@@ -124,16 +125,23 @@ func (o *object) belongsTo(pc capture.PacketCapture) bool {
 // deployment returns the target Deployment; one written without a namespace
 // counts as being in any.
 func (inv *inventory) deployment(namespace, name string) *object {
-	var loose *object
+	// Of a Deployment exported twice, the newest copy counts.
+	var found, loose *object
+	newest := func(cur, o *object) *object {
+		if cur == nil || capture.CompareResourceVersions(o.resourceVersion(), cur.resourceVersion()) > 0 {
+			return o
+		}
+		return cur
+	}
 	for _, o := range inv.deployments[name] {
 		switch o.namespace {
 		case namespace:
-			return o
+			found = newest(found, o)
 		case "":
-			loose = cmp.Or(loose, o)
+			loose = newest(loose, o)
 		}
 	}
-	return loose
+	return cmp.Or(found, loose)
 }
 
 // inNamespace returns the objects of the namespace and those written

@@ -71,15 +71,18 @@ func (Processor) Process(rl *framework.ResourceList) error {
 	}
 
 	captures := slices.Clone(p.inv.captures)
+	// A PacketCapture listed twice (two exports) is planned from its newest
+	// copy, whatever the order of the copies.
 	slices.SortStableFunc(captures, func(a, b *object) int {
-		return cmp.Or(cmp.Compare(a.namespace, b.namespace), cmp.Compare(a.name, b.name))
+		return cmp.Or(cmp.Compare(a.namespace, b.namespace), cmp.Compare(a.name, b.name),
+			-capture.CompareResourceVersions(a.resourceVersion(), b.resourceVersion()))
 	})
 	seen := make(map[string]bool)
 	for _, o := range captures {
 		c := &run{p: p, obj: o}
 		key := o.kind + "/" + o.namespace + "/" + o.name
 		if seen[key] {
-			c.fail(nil, fmt.Sprintf("listed more than once; only the first %s %s/%s is planned", o.kind, o.namespace, o.name), "metadata.name")
+			c.fail(nil, fmt.Sprintf("listed more than once; only the newest copy of %s %q (highest resourceVersion) is planned", o.kind, o.namespace+"/"+o.name), "metadata.name")
 			continue
 		}
 		seen[key] = true
@@ -132,12 +135,12 @@ type run struct {
 }
 
 func (c *run) plan(settings *v1beta1.Input) {
-	v, err := toValue(c.obj.node)
+	m, err := objectMap(c.obj.node)
 	if err != nil {
 		c.fail(err, "", "")
 		return
 	}
-	pc, err := capture.DecodePacketCapture(v.(map[string]any))
+	pc, err := capture.DecodePacketCapture(m)
 	if pc.Namespace == "" && c.obj.kind == legacyKind {
 		pc.Namespace = pc.Labels[labelClaimNamespace]
 	}
@@ -177,11 +180,17 @@ func (c *run) plan(settings *v1beta1.Input) {
 		gvk := o.obj.GetObjectKind().GroupVersionKind()
 		id := identity(gvk.GroupVersion().String(), gvk.Kind, meta.GetNamespace(), meta.GetName())
 		if other, ok := c.p.claimed[id]; ok {
-			c.fail(nil, fmt.Sprintf("%s %s/%s is also generated for %s: give each PacketCapture of the same Deployment its own namespace", gvk.Kind, meta.GetNamespace(), meta.GetName(), other), "spec.targetDeployment")
+			// Names carry the capture's name (ConfigMap) or its Pods' (Jobs),
+			// and the jobId: only these can make two captures' names meet.
+			cause, fieldPath := "both capture the same Pod under the same jobId: give one of them another spec.jobId", "spec.jobId"
+			if gvk.Kind == "ConfigMap" {
+				cause, fieldPath = "both have this name and jobId in this namespace: rename one, or give it another spec.jobId", "metadata.name"
+			}
+			c.fail(nil, fmt.Sprintf("%s %q is also generated for %s: %s", gvk.Kind, meta.GetNamespace()+"/"+meta.GetName(), other, cause), fieldPath)
 			return
 		}
 		if user, ok := c.p.inv.owned[id]; ok {
-			c.fail(nil, fmt.Sprintf("%s %s/%s would replace the one in %s, which this function did not generate", gvk.Kind, meta.GetNamespace(), meta.GetName(), fileOf(user)), "")
+			c.fail(nil, fmt.Sprintf("%s %q would replace the one in %s, which this function did not generate", gvk.Kind, meta.GetNamespace()+"/"+meta.GetName(), fileOf(user)), "")
 			return
 		}
 		file := path.Join(dir, o.file)
@@ -228,14 +237,12 @@ var eventFields = map[string]string{
 func (c *run) request() (capture.Request, error) {
 	req := capture.Request{Capture: c.pc}
 	ns := c.pc.Spec.TargetNamespace
-	// Jobs read back from a cluster (they have a uid); a Job exported twice
-	// counts once.
-	seen := make(map[string]bool)
+	// Jobs read back from a cluster (they have a uid); of a Job exported
+	// twice, the planner keeps the newest copy.
 	for _, o := range c.p.inv.jobs {
-		if o.uid() == "" || !o.belongsTo(c.pc) || seen[o.name] {
+		if o.uid() == "" || !o.belongsTo(c.pc) {
 			continue
 		}
-		seen[o.name] = true
 		j, err := decode[batchv1.Job](c.p, o)
 		if err != nil {
 			return req, err
@@ -298,13 +305,9 @@ func decode[T any](p *process, o *object) (*T, error) {
 	if v, ok := p.cache[o.node].(*T); ok {
 		return v, nil
 	}
-	v, err := toValue(o.node)
+	m, err := objectMap(o.node)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %s %s/%s: %w", o.kind, o.namespace, o.name, err)
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("cannot read %s %s/%s: not an object", o.kind, o.namespace, o.name)
 	}
 	t, err := capture.DecodeObject[T](m)
 	if err != nil {
@@ -368,13 +371,14 @@ func (c *run) result(sev framework.Severity, msg, fieldPath, reason string) {
 	c.p.results = append(c.p.results, r)
 }
 
-// ref names the capture in messages: kind namespace/name.
+// ref names the capture in messages: kind "namespace/name", quoted, so that
+// a control character in a name never reaches a terminal.
 func (c *run) ref() string {
 	ns := cmp.Or(c.obj.namespace, c.pc.Namespace)
 	if ns == "" {
-		return c.obj.kind + " " + c.obj.name
+		return fmt.Sprintf("%s %q", c.obj.kind, c.obj.name)
 	}
-	return c.obj.kind + " " + ns + "/" + c.obj.name
+	return fmt.Sprintf("%s %q", c.obj.kind, ns+"/"+c.obj.name)
 }
 
 // orphans warns about generated objects whose PacketCapture is not in the
@@ -386,8 +390,8 @@ func (p *process) orphans() {
 		}
 		p.results = append(p.results, &framework.Result{
 			Severity: framework.Warning,
-			Message: fmt.Sprintf("%s %s/%s was generated for PacketCapture %s/%s, which is not in the input; it is kept: delete %s if that capture is gone",
-				o.kind, o.namespace, o.name, o.namespace, o.labels()[capture.LabelCapture], fileOf(o)),
+			Message: fmt.Sprintf("%s %q was generated for PacketCapture %q, which is not in the input; it is kept: delete %s if that capture is gone",
+				o.kind, o.namespace+"/"+o.name, o.namespace+"/"+o.labels()[capture.LabelCapture], fileOf(o)),
 			ResourceRef: &yaml.ResourceIdentifier{
 				TypeMeta: yaml.TypeMeta{APIVersion: o.apiVersion, Kind: o.kind},
 				NameMeta: yaml.NameMeta{Name: o.name, Namespace: o.namespace},

@@ -110,8 +110,8 @@ func TestMessagesNameCaptureAndField(t *testing.T) {
 		t.Fatal("an invalid PacketCapture must fail the function")
 	}
 	for _, want := range []string{
-		"PacketCapture captures/bad: spec.jobId: Invalid value: \"TOO LONG\"",
-		"PacketCapture captures/bad: spec.duration: Invalid value: \"forever\"",
+		`PacketCapture "captures/bad": spec.jobId: Invalid value: "TOO LONG"`,
+		`PacketCapture "captures/bad": spec.duration: Invalid value: "forever"`,
 		"path: spec.interface",
 	} {
 		if !strings.Contains(string(got), want) {

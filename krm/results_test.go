@@ -38,7 +38,7 @@ items:
   metadata:
     name: web-5d4f-aaaaa
     namespace: shop
-    uid: p-0001
+    uid: pod-0001
     labels: {app: web}
     ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-5d4f, uid: rs-0001, controller: true}]
   spec: {nodeName: node-a, containers: [{name: web, image: nginx}]}
@@ -54,7 +54,7 @@ items:
     template:
       spec:
         nodeName: node-a
-        containers: [{name: capture, image: netshoot, args: [web-5d4f-aaaaa/p-0001]}]
+        containers: [{name: capture, image: netshoot, args: [web-5d4f-aaaaa/pod-0001]}]
   status:
     conditions: [{type: Complete, status: 'True'}]
 - apiVersion: v1
@@ -67,7 +67,7 @@ items:
     ownerReferences: [{apiVersion: batch/v1, kind: Job, name: ` + job + `, uid: j-0001, controller: true}]
   spec:
     nodeName: node-a
-    containers: [{name: capture, image: netshoot, args: [web-5d4f-aaaaa/p-0001]}]
+    containers: [{name: capture, image: netshoot, args: [web-5d4f-aaaaa/pod-0001]}]
   status:
     phase: Succeeded
     containerStatuses:

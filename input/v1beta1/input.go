@@ -207,9 +207,20 @@ type Input struct {
 	// +optional
 	PriorityClassName string `json:"priorityClassName,omitempty"`
 
-	// Resources of the capture container.
+	// Resources of the capture container. Requests are what the kubelet
+	// admits a capture Pod by, even with nodeName: the default asks for none
+	// (only limits), so a node whose requests are all given out can still be
+	// captured. A Job that captures several Pods gets its memory and
+	// ephemeral-storage limits raised to what that many captures need.
 	// +optional
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// AllowHostNetworkPods lets Pods with hostNetwork: true be captured. Such
+	// a Pod shares its node's network namespace, so its capture records every
+	// packet of every Pod and process on that node, not just the Pod's. Off
+	// by default: those Pods are skipped and the status says why.
+	// +optional
+	AllowHostNetworkPods bool `json:"allowHostNetworkPods,omitempty"`
 }
 
 // Output says where PCAP files are written.

@@ -121,6 +121,8 @@ func badInputCases() []badInputCase {
 		{name: "duration garbage", change: setSpec("duration", "forever"), want: fatal,
 			msgs: fieldRule(`spec.duration: Invalid value: "forever"`, `must be whole seconds such as "30", or a duration such as "90s" or "5m"`)},
 		{name: "duration not whole seconds", change: setSpec("duration", "1.5s"), want: fatal, msgs: fieldRule(`spec.duration: Invalid value: "1.5s"`, "must be a whole number of seconds")},
+		{name: "duration with a repeated unit", change: setSpec("duration", "30s30s"), want: fatal,
+			msgs: fieldRule(`spec.duration: Invalid value: "30s30s"`, "must name each unit once")},
 
 		// Names that are not DNS names.
 		{name: "targetNamespace not a DNS label", change: setSpec("targetNamespace", "Shop_NS"), want: fatal,
@@ -136,7 +138,7 @@ func badInputCases() []badInputCase {
 		{name: "filter is a tcpdump option", change: setSpec("filter", "-w /etc/passwd"), want: fatal,
 			msgs: fieldRule(`spec.filter: Invalid value: "-w /etc/passwd"`, `must be a BPF expression such as "tcp port 80", not a tcpdump option`)},
 		{name: "filter with a newline", change: setSpec("filter", "tcp\nport 80"), want: fatal,
-			msgs: fieldRule("spec.filter: Invalid value", `must not contain control characters (found '\n' at byte 3)`)},
+			msgs: fieldRule("spec.filter: Invalid value", `must be printable ASCII (found '\n' at byte 3)`)},
 		{name: "filter of 10 MB", change: setSpec("filter", strings.Repeat("port 80 or ", tenMB/11)), want: fatal,
 			msgs: fieldRule("spec.filter: Too long", "may not be more than 1024 bytes")},
 		{name: "interface with a shell command", change: setSpec("interface", "eth0; rm -rf /"), want: fatal,
@@ -144,6 +146,20 @@ func badInputCases() []badInputCase {
 		{name: "HostPath output asked by the user", change: setSpec("output", obj{"type": "HostPath", "hostPath": "/etc"}), want: fatal,
 			msgs: fieldRule("spec.output: Forbidden", "chosen by the platform in the function's Input")},
 		{name: "snaplen out of range", change: setSpec("snaplen", 10), want: fatal, msgs: fieldRule("spec.snaplen: Invalid value: 10", "must be between 64 and 262144")},
+		{name: "snaplen too large for an integer", change: setSpec("snaplen", 1e10), want: fatal,
+			msgs: fieldRule(`spec.snaplen: Invalid value: "10000000000"`, "must be an integer from 64 to 262144")},
+		{name: "filter with a non-breaking space", change: setSpec("filter", "tcp\u00a0port 80"), want: fatal,
+			msgs: fieldRule("spec.filter: Invalid value", `must be printable ASCII (found '\u00a0' at byte 3)`)},
+		{name: "filter with a zero-width space", change: setSpec("filter", "tcp port\u200b80"), want: fatal,
+			msgs: fieldRule("spec.filter: Invalid value", `must be printable ASCII (found '\u200b' at byte 8)`)},
+		{name: "filter with a bidi override", change: setSpec("filter", "host \u202e1.0.0.01"), want: fatal,
+			msgs: fieldRule("spec.filter: Invalid value", `must be printable ASCII (found '\u202e' at byte 5)`)},
+		{name: "claimName without the PersistentVolumeClaim output", change: setSpec("output", obj{"claimName": "pcaps"}), want: fatal,
+			msgs: fieldRule(`spec.output.claimName: Invalid value: "pcaps"`, "is used only by type PersistentVolumeClaim")},
+		{name: "packetCount zero", change: setSpec("packetCount", 0), want: fatal,
+			msgs: fieldRule("spec.packetCount: Invalid value: 0", "must be between 1 and 100000000")},
+		{name: "networkSnapshot is a string", change: setSpec("networkSnapshot", "off"), want: fatal,
+			msgs: fieldRule(`spec.networkSnapshot: Invalid value: "string"`, "must be of type boolean")},
 
 		// The function's Input (functionConfig in KRM mode).
 		{name: "Input with an unknown field", change: func(s *scenario) { s.input = inputOf(obj{"imag": "busybox"}) }, want: fatal,
@@ -151,7 +167,13 @@ func badInputCases() []badInputCase {
 			krm:        []string{"functionConfig.imag: Forbidden: unknown field", "its fields: image, imagePullPolicy"}},
 		{name: "Input field of the wrong type", change: func(s *scenario) { s.input = inputOf(obj{"maxFiles": "ten"}) }, want: fatal,
 			crossplane: []string{`input.maxFiles: Invalid value: "string": must be of type integer`},
-			krm:        []string{`functionConfig.maxFiles: Invalid value: "string": must be of type int32`}},
+			krm:        []string{`functionConfig.maxFiles: Invalid value: "string": must be of type integer`}},
+		{name: "Input integer out of range", change: func(s *scenario) { s.input = inputOf(obj{"maxFiles": 3e9}) }, want: fatal,
+			crossplane: []string{`input.maxFiles: Invalid value: "3000000000": must be an integer from 1 to 1000`},
+			krm:        []string{`functionConfig.maxFiles: Invalid value: "3000000000": must be an integer from 1 to 1000`}},
+		{name: "Input claimName with the Pod output", change: func(s *scenario) {
+			s.input = inputOf(obj{"output": obj{"type": "Pod", "claimName": "pcaps"}})
+		}, want: fatal, msgs: fieldRule(`input.output.claimName: Invalid value: "pcaps"`, "is used only by type PersistentVolumeClaim")},
 		{name: "Input with an unknown security mode", change: func(s *scenario) { s.input = inputOf(obj{"securityMode": "root"}) }, want: fatal,
 			msgs: fieldRule(`input.securityMode: Unsupported value: "root"`, `supported values: "Capabilities", "Privileged"`)},
 		{name: "Input with an unknown jobPer", change: func(s *scenario) { s.input = inputOf(obj{"jobPer": "Cluster"}) }, want: fatal,
@@ -182,9 +204,38 @@ func badInputCases() []badInputCase {
 		{name: "Pod not scheduled", change: func(s *scenario) {
 			delete(at(s.pods[0], "spec"), "nodeName")
 			at(s.pods[0], "status")["phase"] = "Pending"
-		}, want: warning, jobs: 2, msgs: []string{"Pod web-5d4f8-aaaaa (not scheduled to a node yet) not captured now"}},
-		{name: "duplicate Pods", change: func(s *scenario) { s.pods = append(s.pods, deepCopy(s.pods[1])) }, want: warning, jobs: 3,
-			msgs: []string{"Pod web-5d4f8-bbbbb", "listed more than once; the first by uid is used"}},
+		}, want: warning, jobs: 2, msgs: []string{`Pod "web-5d4f8-aaaaa" (not scheduled to a node yet) not captured now`}},
+		{name: "Pod with hostNetwork", change: func(s *scenario) { at(s.pods[0], "spec")["hostNetwork"] = true }, want: warning, jobs: 2,
+			msgs: []string{`Pod "web-5d4f8-aaaaa" (uses the node's network (hostNetwork: true): its capture would record every Pod on node node-a`, "input.allowHostNetworkPods"}},
+		{name: "Pod with hostNetwork, allowed by the Input", change: func(s *scenario) {
+			at(s.pods[0], "spec")["hostNetwork"] = true
+			s.input = inputOf(obj{"allowHostNetworkPods": true})
+		}, want: fine, jobs: 3, msgs: []string{"capturing 3 Pods on 2 nodes"}},
+		{name: "Windows Pod", change: func(s *scenario) { at(s.pods[0], "spec")["os"] = obj{"name": "windows"} }, want: warning, jobs: 2,
+			msgs: []string{`Pod "web-5d4f8-aaaaa" (a Windows Pod`}},
+		{name: "Pod on a Windows node selector", change: func(s *scenario) {
+			at(s.pods[0], "spec")["nodeSelector"] = obj{"kubernetes.io/os": "windows"}
+		}, want: warning, jobs: 2, msgs: []string{`Pod "web-5d4f8-aaaaa" (a Windows Pod`}},
+		{name: "Pod uid that is not a uid", change: func(s *scenario) { at(s.pods[0], "metadata")["uid"] = "../../x" }, want: warning, jobs: 2,
+			msgs: []string{`its uid "../../x" is not a Pod uid`}},
+		{name: "Pod name with a terminal escape", change: func(s *scenario) { at(s.pods[0], "metadata")["name"] = "web-5d4f8-\x1b[2J" }, want: warning, jobs: 2,
+			msgs: []string{`Pod "web-5d4f8-\x1b[2J" (its name is not a valid Kubernetes object name)`}},
+		{name: "duplicate Pods", change: func(s *scenario) { s.pods = append(s.pods, deepCopy(s.pods[1])) }, want: fine, jobs: 3,
+			msgs: []string{"capturing 3 Pods on 2 nodes"}},
+		{name: "an older copy of a Pod after the newer", change: func(s *scenario) {
+			older := deepCopy(s.pods[0])
+			at(older, "metadata")["resourceVersion"] = "900"
+			at(older, "status")["phase"] = "Pending"
+			at(s.pods[0], "metadata")["resourceVersion"] = "1000"
+			s.pods = append(s.pods, older)
+		}, want: fine, jobs: 3, msgs: []string{"capturing 3 Pods on 2 nodes"}},
+		{name: "a newer copy of a Pod after the older", change: func(s *scenario) {
+			newer := deepCopy(s.pods[0])
+			at(newer, "metadata")["resourceVersion"] = "1000"
+			at(s.pods[0], "metadata")["resourceVersion"] = "900"
+			at(s.pods[0], "status")["phase"] = "Pending"
+			s.pods = append(s.pods, newer)
+		}, want: fine, jobs: 3, msgs: []string{"capturing 3 Pods on 2 nodes"}},
 
 		// Accepted as they are.
 		{name: "selector with only matchExpressions", change: func(s *scenario) {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -57,7 +56,7 @@ func TestCaptureAsRendered(t *testing.T) {
 			ticks := p.ticker(portTicker, "tick", 10*time.Millisecond, stopTicks)
 			excluded := p.ticker(portExcluded, "excl", 5*time.Millisecond, stopTicks)
 			c := startCapture(t, r, options{shell: tc.shell})
-			c.firstFile(t, 5*time.Second)
+			c.firstFile(t, loadSlack)
 			const count = 2000
 			sent := p.stream(portStream, "seq", count, 200, time.Millisecond)
 			res := c.wait(t, duration+10*time.Second)
@@ -71,8 +70,8 @@ func TestCaptureAsRendered(t *testing.T) {
 			if sent.errors > 0 || sent.last.After(c.ended) {
 				t.Fatalf("test stream not sent in time (%d errors, last at %v, capture ended at %v)", sent.errors, sent.last, c.ended)
 			}
-			if want := fmt.Sprintf(" via pid %d ", n.appPID); !strings.Contains(res.stdout, want) {
-				t.Errorf("the script did not choose the app process %d over the pause process %d:\n%s", n.appPID, n.pausePID, res.stdout)
+			if want := fmt.Sprintf(" via pid %d ", n.pausePID); !strings.Contains(res.stdout, want) {
+				t.Errorf("the script did not choose the Pod's sandbox (pause) process %d:\n%s", n.pausePID, res.stdout)
 			}
 
 			if len(res.files) != 1 {
@@ -82,7 +81,7 @@ func TestCaptureAsRendered(t *testing.T) {
 			if m == nil {
 				t.Fatalf("file name %q does not match %v", res.files[0], fileName)
 			}
-			if at, err := time.Parse("20060102T150405Z", m[1]); err != nil || at.Before(c.started.Add(-2*time.Second)) || at.After(c.started.Add(2*time.Second)) {
+			if at, err := time.Parse("20060102T150405Z", m[1]); err != nil || at.Before(c.started.Add(-2*time.Second)) || at.After(c.started.Add(loadSlack)) {
 				t.Errorf("file name time %s is not the start time %s", m[1], c.started.UTC().Format(time.RFC3339))
 			}
 			pkts := readPCAP(t, filepath.Join(res.outDir, res.files[0]))
@@ -122,20 +121,17 @@ func TestCaptureAsRendered(t *testing.T) {
 				t.Errorf("recorded %d of %d datagrams of the stream (%.4f), want >= 0.999", len(seqs), sent.sent, ratio)
 			}
 
-			// The capture stopped within 1 s of the duration: the ticker
-			// shows how long it listened, the clock how long it ran.
+			// The capture listened for the duration: the ticker shows how
+			// long it listened, the clock how long it ran (how much longer
+			// is a measurement: it depends on the machine's load).
 			span := lastTick.Sub(firstTick)
-			if d := span - duration; d < -time.Second || d > time.Second {
-				t.Errorf("ticker packets span %v, want %v ± 1s", span, duration)
-			}
-			if res.elapsed < duration || res.elapsed > duration+time.Second {
-				t.Errorf("the capture ran %v, want between %v and %v", res.elapsed, duration, duration+time.Second)
-			}
+			checkSpan(t, span, duration)
+			checkRan(t, res.elapsed, duration)
 			if lastTick.After(c.ended) {
 				t.Errorf("a packet at %v was recorded after the capture ended at %v", lastTick, c.ended)
 			}
 
-			checkSummary(t, res, len(pkts))
+			checkSummary(t, res, capture.CaptureOK, len(pkts))
 			if _, err := os.Stat(filepath.Join(res.outDir, capture.CompleteMarker)); err != nil {
 				t.Errorf("no %s after the capture: %v", capture.CompleteMarker, err)
 			}
@@ -145,50 +141,28 @@ func TestCaptureAsRendered(t *testing.T) {
 	}
 }
 
-// checkSummary checks that the termination log describes the files left:
-// status ok, their number, total size and names, and the packets in them.
-func checkSummary(t *testing.T, res result, packets int) {
+// loadSlack is what a loaded 2-core machine may add to a step that takes
+// milliseconds on an idle one: a bound on such a step asserts only that it
+// ends well within the kubelet's 30 s grace period; the time it took is
+// logged as a measurement.
+const loadSlack = 10 * time.Second
+
+// checkRan checks that a capture of duration d ran at least d, and not
+// longer than d plus loadSlack.
+func checkRan(t *testing.T, elapsed, d time.Duration) {
 	t.Helper()
-	f := res.summary.fields
-	if f["status"] != "ok" {
-		t.Fatalf("summary status %q, want ok: %v", f["status"], res)
+	if elapsed < d || elapsed > d+loadSlack {
+		t.Errorf("the capture ran %v, want at least %v and less than %v", elapsed, d, d+loadSlack)
 	}
-	if len(res.termLog) >= 4096 {
-		t.Errorf("termination log is %d bytes, the kubelet keeps 4096", len(res.termLog))
-	}
-	if !strings.HasPrefix(res.stdout, "") || !strings.Contains(res.stdout, strings.TrimRight(res.termLog, "\n")) {
-		t.Errorf("stdout does not carry the summary:\n%s", res.stdout)
-	}
-	if got := f["files"]; got != strconv.Itoa(len(res.files)) {
-		t.Errorf("summary files=%s, but %d files are there", got, len(res.files))
-	}
-	var bytes int64
-	for _, name := range res.files {
-		st, err := os.Stat(filepath.Join(res.outDir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		bytes += st.Size()
-	}
-	if got := f["bytes"]; got != strconv.FormatInt(bytes, 10) {
-		t.Errorf("summary bytes=%s, files hold %d", got, bytes)
-	}
-	if packets >= 0 {
-		if got := f["packets"]; got != strconv.Itoa(packets) {
-			t.Errorf("summary packets=%s, files hold %d", got, packets)
-		}
-	}
-	if _, err := strconv.Atoi(f["dropped"]); err != nil {
-		t.Errorf("summary dropped=%q is not a number", f["dropped"])
-	}
-	if f["failed"] != "0" {
-		t.Errorf("summary failed=%q, want 0", f["failed"])
-	}
-	if n, err := strconv.Atoi(f["targets"]); err != nil || n < 1 {
-		t.Errorf("summary targets=%q, want the number of target Pods", f["targets"])
-	}
-	if strings.Join(res.summary.lines, "\n") != strings.Join(res.files, "\n") {
-		t.Errorf("summary lists %q, the files are %q", res.summary.lines, res.files)
+	t.Logf("the capture of %v ran %v", d, elapsed.Round(time.Millisecond))
+}
+
+// checkSpan checks that a ticker's packets in a capture of duration d span
+// about d: a capture that listened much shorter (or never stopped) fails.
+func checkSpan(t *testing.T, span, d time.Duration) {
+	t.Helper()
+	if span < d-2*time.Second || span > d+loadSlack {
+		t.Errorf("ticker packets span %v, want about %v", span, d)
 	}
 }
 
@@ -217,7 +191,7 @@ func TestRotation(t *testing.T) {
 			cg := newMemCgroup(t)
 			c := startCapture(t, r, options{memCgroup: cg})
 			mem := c.sampleMemory()
-			c.firstFile(t, 5*time.Second)
+			c.firstFile(t, loadSlack)
 			// About 5.1 MB of PCAP records in 1.4 s: 6 files of 1 MB.
 			const count, size = 3500, 1400
 			sent := p.stream(portStream, "big", count, size, 400*time.Microsecond)
@@ -254,7 +228,7 @@ func TestRotation(t *testing.T) {
 					}
 				}
 			}
-			captured, _ := strconv.Atoi(res.summary.fields["packets"])
+			captured := int(res.summary.Packets)
 			if tc.maxFiles < 6 {
 				if len(res.files) != int(tc.maxFiles) {
 					t.Errorf("%d files %v, want %d", len(res.files), res.files, tc.maxFiles)
@@ -262,7 +236,7 @@ func TestRotation(t *testing.T) {
 				if total >= captured {
 					t.Errorf("files hold %d packets of %d captured: the oldest file was not overwritten", total, captured)
 				}
-				checkSummary(t, res, -1)
+				checkSummary(t, res, capture.CaptureOK, -1)
 			} else {
 				if len(res.files) < 5 {
 					t.Errorf("%d files %v, want at least 5 of 1 MB", len(res.files), res.files)
@@ -270,7 +244,7 @@ func TestRotation(t *testing.T) {
 				if ratio := float64(len(seqs)) / float64(sent.sent); ratio < 0.999 {
 					t.Errorf("files hold %d of %d datagrams (%.4f), want >= 0.999", len(seqs), sent.sent, ratio)
 				}
-				checkSummary(t, res, total)
+				checkSummary(t, res, capture.CaptureOK, total)
 			}
 			t.Logf("%d files, %d packets in them, %d captured; summary %q; %s; %s", len(res.files), total, captured, firstLine(res.termLog), mem, memCgroupUsage(cg))
 		})
@@ -346,16 +320,19 @@ func TestProcTreeSpellings(t *testing.T) {
 			fakeProc(t, root, "1003", "conmon", cgroupFile(pathOf(tc.path, spell)), decoyNet)
 			fakeProc(t, root, "1004", "pause", cgroupFile(pathOf(tc.path, spell)), podNet)
 			fakeProc(t, root, "1005", "app", cgroupFile(pathOf(tc.path, spell)), podNet)
-			fakeProc(t, root, "1006", "app", cgroupFile(pathOf(tc.path, spell)), decoyNet) // never reached
+			fakeProc(t, root, "1006", "app", cgroupFile(pathOf(tc.path, spell)), decoyNet) // in a namespace of its own
 
 			r := render(t, n, spec{duration: "1", filter: testFilter, uid: uid})
 			c := startCapture(t, r, options{data: map[string]string{"proc-root": root}})
-			res := c.wait(t, 10*time.Second)
+			res := c.wait(t, 2*loadSlack)
 			if res.exit != 0 {
 				t.Fatalf("capture failed: %v", res)
 			}
-			if !strings.Contains(res.stdout, " via pid 1005 ") {
-				t.Errorf("the script did not choose process 1005:\n%s", res.stdout)
+			if !strings.Contains(res.stdout, " via pid 1004 ") {
+				t.Errorf("the script did not choose the sandbox process 1004:\n%s", res.stdout)
+			}
+			if !strings.Contains(res.stderr, "process 1006 (app) of the Pod is in another network namespace") {
+				t.Errorf("no warning about process 1006 in a namespace of its own:\n%s", res.stderr)
 			}
 			if len(res.files) != 1 {
 				t.Fatalf("files %v, want 1", res.files)
@@ -395,30 +372,28 @@ func fakeProc(t *testing.T, root, pid, comm, cgroup, net string) {
 }
 
 // TestPodNotFound checks that a Pod with no process on the node gives exit 3
-// and a message that says so, in the termination log too.
+// once the capture window has passed without one (issue 13 item 11: a
+// restarting container may come back within it), and a why line that names
+// the uid and the node (TARGET_NODE_NAME, which the Job takes from
+// spec.nodeName: issue 13 item 6).
 func TestPodNotFound(t *testing.T) {
 	requireTools(t)
 	uid := newUID()
-	r := render(t, &node{uid: uid}, spec{duration: "5", filter: testFilter})
-	c := startCapture(t, r, options{})
-	res := c.wait(t, 10*time.Second)
+	const duration = 2 * time.Second
+	r := render(t, &node{uid: uid}, spec{duration: "2", filter: testFilter})
+	c := startCapture(t, r, options{env: map[string]string{"TARGET_NODE_NAME": targetNode}})
+	res := c.wait(t, duration+loadSlack)
 	if res.exit != capture.ExitPodNotFound {
 		t.Fatalf("exit %d, want %d: %v", res.exit, capture.ExitPodNotFound, res)
 	}
-	if got := res.summary.fields["status"]; got != "pod-not-found" {
-		t.Errorf("summary status %q, want pod-not-found: %v", got, res)
+	s := checkSummary(t, res, capture.CapturePodNotFound, 0)
+	tg := targetOf(t, res, s, targetPod)
+	if tg.Status != capture.CapturePodNotFound || tg.Files != 0 || tg.Seconds != 0 {
+		t.Errorf("target %+v, want pod-not-found with no files", tg)
 	}
-	if f := res.summary.fields; f["targets"] != "1" || f["failed"] != "1" || f["files"] != "0" {
-		t.Errorf("summary targets=%s failed=%s files=%s, want 1, 1 and 0: %v", f["targets"], f["failed"], f["files"], res)
-	}
-	if len(res.summary.lines) != 1 || !strings.HasPrefix(res.summary.lines[0], targetPod+": pod-not-found: ") {
-		t.Fatalf("summary lines %q, want one %q", res.summary.lines, targetPod+": pod-not-found: ...")
-	}
-	msg := res.summary.lines[0]
-	// The Job names only the Pod; its node is the one the Job runs on.
-	for _, want := range []string{uid, "gone", "this node"} {
-		if !strings.Contains(msg, want) || !strings.Contains(res.stderr, want) {
-			t.Errorf("message does not mention %q:\n%v", want, res)
+	for _, want := range []string{uid, "gone", "node " + targetNode} {
+		if !strings.Contains(tg.Why, want) || !strings.Contains(res.stderr, want) {
+			t.Errorf("why %q does not mention %q:\n%v", tg.Why, want, res)
 		}
 	}
 	if !strings.Contains(res.stderr, targetNamespace+"/"+targetPod) {
@@ -427,10 +402,10 @@ func TestPodNotFound(t *testing.T) {
 	if len(res.files) != 0 {
 		t.Errorf("files %v were left", res.files)
 	}
-	if res.elapsed > 3*time.Second {
-		t.Errorf("took %v to give up", res.elapsed)
+	if res.elapsed < duration {
+		t.Errorf("gave up after %v, before the capture window of %v ended", res.elapsed, duration)
 	}
-	t.Logf("exit %d in %v: %s", res.exit, res.elapsed.Round(time.Millisecond), msg)
+	t.Logf("exit %d in %v: %s", res.exit, res.elapsed.Round(time.Millisecond), tg.Why)
 }
 
 // TestBadSettings checks that settings the planner would never render are
@@ -446,8 +421,7 @@ func TestBadSettings(t *testing.T) {
 		want string
 	}{
 		{name: "duration with a unit", data: map[string]string{"duration-seconds": "3s"}, want: "duration-seconds"},
-		{name: "zero duration", data: map[string]string{"duration-seconds": "0"}, want: "duration-seconds"},
-		{name: "interface with a shell word", data: map[string]string{"interface": "eth0;reboot"}, want: "interface"},
+		{name: "packet count with a command", data: map[string]string{"packet-count": "a[$(reboot)]"}, want: "packet-count"},
 		{name: "relative output dir", data: map[string]string{"output-dir": "pcap"}, want: "output-dir"},
 		{name: "negative snaplen", data: map[string]string{"snaplen": "-1"}, want: "snaplen"},
 		{name: "huge max-files", data: map[string]string{"max-files": "99999999999"}, want: "max-files"},
@@ -467,17 +441,16 @@ func TestBadSettings(t *testing.T) {
 		{name: "hidden pod name", args: []string{".web/" + uid}, want: `".web" is not a Pod name`},
 		{name: "pod name too long", args: []string{strings.Repeat("a", 254) + "/" + uid}, want: "longer than 253"},
 		{name: "second argument bad", args: []string{"web-a/" + uid, "web b/" + newUID()}, want: `argument 2 "web b/`},
-		{name: "pod named twice", args: []string{"web-a/" + uid, "web-a/" + newUID()}, want: "argument 2"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			r := render(t, &node{uid: uid}, spec{duration: "5"})
-			res := startCapture(t, r, options{data: tc.data, args: tc.args, replaceArgs: tc.args != nil}).wait(t, 10*time.Second)
+			res := startCapture(t, r, options{data: tc.data, args: tc.args, replaceArgs: tc.args != nil}).wait(t, 2*loadSlack)
 			if res.exit != capture.ExitBadSettings {
 				t.Fatalf("exit %d, want %d: %v", res.exit, capture.ExitBadSettings, res)
 			}
-			if res.summary.fields["status"] != "bad-settings" || !strings.Contains(res.termLog, tc.want) || !strings.Contains(res.stderr, tc.want) {
+			if res.summary.Status != capture.CaptureBadSettings || !strings.Contains(res.termLog, tc.want) || !strings.Contains(res.stderr, tc.want) {
 				t.Errorf("the message does not name %s: %v", tc.want, res)
 			}
 			if len(res.files) != 0 {
@@ -550,7 +523,7 @@ func TestInjection(t *testing.T) {
 		t.Run(fmt.Sprintf("%02d/filter", i), func(t *testing.T) {
 			t.Parallel()
 			r := render(t, n, spec{duration: "1"})
-			res := startCapture(t, r, options{data: map[string]string{"filter": payload}}).wait(t, 10*time.Second)
+			res := startCapture(t, r, options{data: map[string]string{"filter": payload}}).wait(t, 2*loadSlack)
 			check(t, res, 0, capture.ExitTCPDumpFailed)
 		})
 		t.Run(fmt.Sprintf("%02d/names", i), func(t *testing.T) {
@@ -559,7 +532,7 @@ func TestInjection(t *testing.T) {
 			res := startCapture(t, r, options{
 				data: map[string]string{"job-id": payload, "target-namespace": payload},
 				env:  map[string]string{"TARGET_NODE_NAME": payload},
-			}).wait(t, 10*time.Second)
+			}).wait(t, 2*loadSlack)
 			check(t, res, 0)
 			if len(res.files) != 1 {
 				t.Errorf("payload %q: files %v, want 1", payload, res.files)
@@ -572,7 +545,7 @@ func TestInjection(t *testing.T) {
 			if i%2 == 1 { // behind a valid argument
 				args = []string{targetPod + "/" + n.uid, payload + "/" + newUID()}
 			}
-			res := startCapture(t, r, options{args: args, replaceArgs: true}).wait(t, 10*time.Second)
+			res := startCapture(t, r, options{args: args, replaceArgs: true}).wait(t, 2*loadSlack)
 			check(t, res, capture.ExitBadSettings)
 		})
 		t.Run(fmt.Sprintf("%02d/uid", i), func(t *testing.T) {
@@ -582,7 +555,7 @@ func TestInjection(t *testing.T) {
 			if i%2 == 1 {
 				args = []string{targetPod + "/" + n.uid, "web-b/" + payload}
 			}
-			res := startCapture(t, r, options{args: args, replaceArgs: true}).wait(t, 10*time.Second)
+			res := startCapture(t, r, options{args: args, replaceArgs: true}).wait(t, 2*loadSlack)
 			check(t, res, capture.ExitBadSettings)
 			if len(res.files) != 0 {
 				t.Errorf("payload %q: files %v were left", payload, res.files)
@@ -607,16 +580,13 @@ func TestTerminated(t *testing.T) {
 	time.Sleep(time.Second)
 	sent := time.Now()
 	c.signal(t, syscall.SIGTERM)
-	res := c.wait(t, 10*time.Second)
+	res := c.wait(t, 2*loadSlack)
 	took := c.ended.Sub(sent)
 	if res.exit != 143 {
 		t.Fatalf("exit %d, want 143: %v", res.exit, res)
 	}
-	if took > time.Second {
+	if took > loadSlack {
 		t.Errorf("took %v to stop after SIGTERM", took)
-	}
-	if got := res.summary.fields["status"]; got != "interrupted" {
-		t.Errorf("summary status %q, want interrupted: %v", got, res)
 	}
 	if len(res.files) != 1 {
 		t.Fatalf("files %v, want 1", res.files)
@@ -625,8 +595,9 @@ func TestTerminated(t *testing.T) {
 	if len(pkts) < 50 {
 		t.Errorf("%d packets in about 1 s, want about 100", len(pkts))
 	}
-	if got := res.summary.fields["packets"]; got != strconv.Itoa(len(pkts)) {
-		t.Errorf("summary packets=%s, file holds %d", got, len(pkts))
+	s := checkSummary(t, res, capture.CaptureInterrupted, len(pkts))
+	if tg := targetOf(t, res, s, targetPod); tg.Status != capture.CaptureInterrupted {
+		t.Errorf("target %+v, want interrupted", tg)
 	}
 	t.Logf("stopped %v after SIGTERM with %d packets: %q", took.Round(time.Millisecond), len(pkts), firstLine(res.termLog))
 }
@@ -643,11 +614,11 @@ func TestRetention(t *testing.T) {
 
 	r := render(t, n, spec{duration: "1", filter: testFilter, retention: 60})
 	c, ready, probe := startWithReadiness(t, r, options{})
-	c.firstFile(t, 5*time.Second)
+	c.firstFile(t, loadSlack)
 	if ready() {
 		t.Errorf("readiness probe %q passes while the capture runs", probe)
 	}
-	if !c.waitFor(5*time.Second, ready) {
+	if !c.waitFor(loadSlack, ready) {
 		t.Fatalf("readiness probe %q never passed", probe)
 	}
 	if !c.running() {
@@ -664,14 +635,15 @@ func TestRetention(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(c.outDir, ".retrieved"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res := c.wait(t, 5*time.Second)
+	res := c.wait(t, loadSlack)
 	if res.exit != 0 {
 		t.Fatalf("exit %d, want 0: %v", res.exit, res)
 	}
-	if took := c.ended.Sub(retrieved); took > 2*time.Second {
+	if took := c.ended.Sub(retrieved); took > loadSlack {
 		t.Errorf("took %v to end after .retrieved", took)
 	}
-	checkSummary(t, res, -1)
+	t.Logf("ended %v after .retrieved", c.ended.Sub(retrieved).Round(time.Millisecond))
+	checkSummary(t, res, capture.CaptureOK, -1)
 }
 
 // fakeTCPDump stands in for tcpdump: it writes 60 small rotated files, as
@@ -705,31 +677,23 @@ func TestSummaryFitsTerminationLog(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "proc")
 	// The capture's own (new) network namespace stands in for the Pod's.
 	uid := newUID()
-	fakeProc(t, root, "1", "app", "0::/kubepods/pod"+uid+"/"+randomHex(64)+"\n", "/proc/self/ns/net")
+	fakeProc(t, root, "1000", "app", "0::/kubepods/pod"+uid+"/"+randomHex(64)+"\n", "/proc/self/ns/net")
 	long := strings.Repeat("a", 200)
 	r := render(t, &node{}, spec{duration: "1", pods: []targetPodSpec{{name: long, uid: uid}}})
 	res := startCapture(t, r, options{
 		pathPrefix: bin,
 		data:       map[string]string{"proc-root": root},
-	}).wait(t, 10*time.Second)
+	}).wait(t, 2*loadSlack)
 	if res.exit != 0 {
 		t.Fatalf("capture failed: %v", res)
 	}
-	if len(res.termLog) >= 4096 {
-		t.Errorf("termination log is %d bytes, the kubelet keeps 4096", len(res.termLog))
+	full := checkSummary(t, res, capture.CaptureOK, -1)
+	if full.Files != 60 || len(full.FileNames) != 60 {
+		t.Errorf("summary files=%d, summary.txt lists %d names, want 60", full.Files, len(full.FileNames))
 	}
-	if got := res.summary.fields["files"]; got != "60" {
-		t.Errorf("summary files=%s, want 60", got)
-	}
-	last := res.summary.lines[len(res.summary.lines)-1]
-	listed := len(res.summary.lines) - 1
-	if want := fmt.Sprintf("... and %d more", 60-listed); last != want {
-		t.Errorf("summary ends %q, want %q", last, want)
-	}
-	for _, name := range res.summary.lines[:listed] {
-		if !slices.Contains(res.files, name) {
-			t.Errorf("summary lists %q, which is not a file", name)
-		}
+	listed := len(res.summary.FileNames)
+	if res.summary.FilesOmitted != 60-listed || listed == 0 {
+		t.Errorf("the termination log lists %d names and says %d more, want 60 in all", listed, res.summary.FilesOmitted)
 	}
 	t.Logf("%d bytes of termination log list %d of 60 files", len(res.termLog), listed)
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/function-packet-capture/function-packet-capture/capture"
 )
 
 // The shells a capture can run under: the host's /bin/sh (dash on Debian),
@@ -51,7 +54,9 @@ type options struct {
 
 // capRun is a running capture.
 type capRun struct {
-	cmd     *exec.Cmd
+	cmd *exec.Cmd
+	// args are the script's arguments, one <pod>/<uid> per target Pod.
+	args    []string
 	started time.Time
 	outDir  string
 	termLog string
@@ -69,17 +74,14 @@ type result struct {
 	stdout  string
 	stderr  string
 	termLog string
-	summary summary
-	outDir  string
-	// files are the capture's files in the output directory, sorted.
+	// summary is the termination log as capture.ParseSummary reads it (the
+	// one parser the function and the plugin use), summaryErr its error.
+	summary    capture.Summary
+	summaryErr error
+	outDir     string
+	args       []string
+	// files are the capture's PCAP files in the output directory, sorted.
 	files []string
-}
-
-// summary is the termination log: key=value pairs on the first line, then
-// file names or a message.
-type summary struct {
-	fields map[string]string
-	lines  []string
 }
 
 // startWithReadiness starts the rendered capture and returns it with its
@@ -220,11 +222,11 @@ func startCapture(t *testing.T, r rendered, o options) *capRun {
 	argv = append(argv, "--")
 	argv = append(argv, securityArgv(t, c)...)
 	argv = append(argv, c.Command...)
+	run.args = c.Args
 	if o.replaceArgs {
-		argv = append(argv, o.args...)
-	} else {
-		argv = append(argv, c.Args...)
+		run.args = o.args
 	}
+	argv = append(argv, run.args...)
 
 	run.cmd = exec.Command(argv[0], argv[1:]...)
 	run.cmd.Env = env
@@ -432,12 +434,31 @@ func busyboxPath(t *testing.T) string {
 	return busyboxDir
 }
 
+// runLock is held shared by every run of these tests on the machine (from
+// any checkout) while it runs. A run removes the mount points it created only
+// when it can then take the lock exclusively: another run may have bind
+// mounts on them, and removing one would pull it from under that run.
+const runLock = "/run/fpc-netns-tests.lock"
+
 func TestMain(m *testing.M) {
+	lock, err := os.OpenFile(runLock, os.O_CREATE|os.O_RDWR, 0o600)
+	if err == nil {
+		err = syscall.Flock(int(lock.Fd()), syscall.LOCK_SH)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "no lock %s (%v): mount points are left in place\n", runLock, err)
+	}
 	code := m.Run()
 	mountPoints.Lock()
-	for i := len(mountPoints.created) - 1; i >= 0; i-- {
-		if err := os.Remove(mountPoints.created[i]); err != nil {
-			fmt.Fprintf(os.Stderr, "cannot remove mount point %s: %v\n", mountPoints.created[i], err)
+	switch {
+	case len(mountPoints.created) == 0:
+	case err != nil || syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil:
+		fmt.Fprintf(os.Stderr, "mount points %v left in place: another run of these tests may use them\n", mountPoints.created)
+	default:
+		for i := len(mountPoints.created) - 1; i >= 0; i-- {
+			if err := os.Remove(mountPoints.created[i]); err != nil {
+				fmt.Fprintf(os.Stderr, "cannot remove mount point %s: %v\n", mountPoints.created[i], err)
+			}
 		}
 	}
 	mountPoints.Unlock()
@@ -518,6 +539,7 @@ func (c *capRun) wait(t *testing.T, timeout time.Duration) result {
 		t.Fatalf("capture still running after %v\nstdout:\n%s\nstderr:\n%s", timeout, c.stdout.String(), c.stderr.String())
 	}
 	r := result{
+		args:    c.args,
 		exit:    c.exit,
 		elapsed: c.ended.Sub(c.started),
 		stdout:  c.stdout.String(),
@@ -528,7 +550,7 @@ func (c *capRun) wait(t *testing.T, timeout time.Duration) result {
 	if b, err := os.ReadFile(c.termLog); err == nil {
 		r.termLog = string(b)
 	}
-	r.summary = parseSummary(r.termLog)
+	r.summary, r.summaryErr = capture.ParseSummary(r.termLog)
 	// The script waits for its tcpdumps: none may outlive it.
 	for _, p := range groupProcs(c.cmd.Process.Pid) {
 		if p.comm == "tcpdump" || p.comm == "nsenter" {
@@ -586,7 +608,11 @@ func groupProcs(pgid int) []proc {
 	return procs
 }
 
-// captureFiles lists the files in dir that are not hidden markers.
+// pcapName matches the name of a PCAP file: .pcap, with tcpdump's rotation
+// number after it.
+var pcapName = regexp.MustCompile(`\.pcap\d*$`)
+
+// captureFiles lists the PCAP files in dir, sorted.
 func captureFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
@@ -595,26 +621,11 @@ func captureFiles(t *testing.T, dir string) []string {
 	}
 	var files []string
 	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), ".") {
+		if !strings.HasPrefix(e.Name(), ".") && pcapName.MatchString(e.Name()) {
 			files = append(files, e.Name())
 		}
 	}
 	return files
-}
-
-func parseSummary(s string) summary {
-	sum := summary{fields: map[string]string{}}
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) == 0 || lines[0] == "" {
-		return sum
-	}
-	for _, kv := range strings.Fields(lines[0]) {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			sum.fields[k] = v
-		}
-	}
-	sum.lines = lines[1:]
-	return sum
 }
 
 // String describes a result for failure messages.

@@ -123,8 +123,11 @@ type node struct {
 	appPID   int
 	pausePID int
 	// cgroupDirs are the container cgroups, under a cgroup v1 hierarchy
-	// the test mounted.
+	// the test mounted at cgRoot.
 	cgroupDirs []string
+	cgRoot     string
+	// procs are the processes started in the pod namespace.
+	procs []*exec.Cmd
 }
 
 // newNode builds a node and removes every part of it when the test ends.
@@ -163,6 +166,7 @@ func newNode(t *testing.T) *node {
 	// A cgroup v1 hierarchy of our own, named so it cannot clash, with
 	// the Pod's cgroup as the kubelet's cgroupfs driver names it.
 	cgRoot := filepath.Join(t.TempDir(), "cgroup")
+	n.cgRoot = cgRoot
 	if err := os.Mkdir(cgRoot, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -208,6 +212,7 @@ func (n *node) startInPod(t *testing.T, cgroupDir string, argv ...string) int {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
+	n.procs = append(n.procs, cmd)
 	pid := cmd.Process.Pid
 	if err := os.WriteFile(filepath.Join(cgroupDir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
 		t.Fatalf("move %d into %s: %v", pid, cgroupDir, err)
@@ -315,5 +320,28 @@ func inNetns(t *testing.T, ns string, fn func() error) {
 	}()
 	if err := <-errc; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// addPod starts a process of another Pod, of uid, in the pod namespace and in
+// a container cgroup of that Pod, as a container that (re)starts does.
+func (n *node) addPod(t *testing.T, uid string) int {
+	t.Helper()
+	dir := filepath.Join(n.cgRoot, "kubepods", "burstable", "pod"+uid, randomHex(64))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	n.cgroupDirs = append(n.cgroupDirs, dir)
+	return n.startInPod(t, dir, toolPaths["sleep"], "300")
+}
+
+// deletePod ends every process of the Pod, as the kubelet does when the Pod
+// is deleted, and reaps them. The pod namespace lives on, as a namespace
+// that a tcpdump holds does.
+func (n *node) deletePod(t *testing.T) {
+	t.Helper()
+	for _, cmd := range n.procs {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
 	}
 }

@@ -185,8 +185,8 @@ func TestRenderExample(t *testing.T) {
 	}
 
 	cms := ofKind(objs, "ConfigMap")
-	if len(cms) != 1 || cms[0].GetName() != "openshift-gitops-openshift-gitops-server" {
-		t.Fatalf("want one ConfigMap openshift-gitops-openshift-gitops-server, got %v", cms)
+	if len(cms) != 1 || cms[0].GetName() != "packet-capture-openshift-gitops-openshift-gitops-server-qwer" {
+		t.Fatalf("want one ConfigMap packet-capture-openshift-gitops-openshift-gitops-server-qwer (the capture's name and jobId), got %v", cms)
 	}
 	if script, _, _ := unstructured.NestedString(cms[0].Object, "data", "capture.sh"); !strings.HasPrefix(script, "#!") {
 		t.Errorf("ConfigMap lacks the capture script")
@@ -203,7 +203,7 @@ func TestRenderExample(t *testing.T) {
 		messages = append(messages, fmt.Sprint(r.Object["message"]))
 	}
 	all := strings.Join(messages, "\n")
-	for _, want := range []string{"capturing 3 Pods on 2 nodes for 30s", "openshift-gitops-server-6d8f9c7b5d-n5vrc (not scheduled to a node yet)", "openshift-gitops-server-7c9d8b6f4-hh2lx (terminating)"} {
+	for _, want := range []string{"capturing 3 Pods on 2 nodes for 30s", `"openshift-gitops-server-6d8f9c7b5d-n5vrc" (not scheduled to a node yet)`, `"openshift-gitops-server-7c9d8b6f4-hh2lx" (terminating)`} {
 		if !strings.Contains(all, want) {
 			t.Errorf("results %q do not say %q", all, want)
 		}

@@ -103,14 +103,16 @@ type rejected struct {
 
 func TestRejects(t *testing.T) {
 	cases := map[string]rejected{
-		"xr-jobid-pattern.yaml":     {v2, []string{`spec.jobId: Invalid value: "QWER!": spec.jobId in body should match '^[a-z0-9]{4}$'`}, true},
-		"xr-missing-duration.yaml":  {v2, []string{"spec.duration: Required value"}, true},
-		"xr-duration-words.yaml":    {v2, []string{`spec.duration: Invalid value: "30 seconds"`}, true},
-		"xr-unknown-field.yaml":     {v2, []string{`unknown field: "jobID"`}, false},
-		"xr-filter-option.yaml":     {v2, []string{`spec.filter: Invalid value: "-w /host/etc/shadow"`}, true},
-		"xr-hostpath-output.yaml":   {v2, []string{`spec.output.type: Unsupported value: "HostPath"`}, true},
-		"xr-wrong-version.yaml":     {v2, []string{"could not find CRD/XRD for: monitoring.openshift.tpg/v1beta1, Kind=PacketCapture", "schema(s) missing"}, false},
-		"claim-missing-target.yaml": {legacy, []string{"spec.targetDeployment: Required value"}, true},
+		"xr-jobid-pattern.yaml":          {v2, []string{`spec.jobId: Invalid value: "QWER!": spec.jobId in body should match '^[a-z0-9]{4}$'`}, true},
+		"xr-missing-duration.yaml":       {v2, []string{"spec.duration: Required value"}, true},
+		"xr-duration-words.yaml":         {v2, []string{`spec.duration: Invalid value: "30 seconds"`}, true},
+		"xr-unknown-field.yaml":          {v2, []string{`unknown field: "jobID"`}, false},
+		"xr-filter-option.yaml":          {v2, []string{`spec.filter: Invalid value: "-w /host/etc/shadow"`}, true},
+		"xr-duration-repeated-unit.yaml": {v2, []string{`spec.duration: Invalid value: "30s30s"`}, true},
+		"xr-filter-nbsp.yaml":            {v2, []string{`spec.filter: Invalid value: "tcp\u00a0port 80"`}, true},
+		"xr-hostpath-output.yaml":        {v2, []string{`spec.output.type: Unsupported value: "HostPath"`}, true},
+		"xr-wrong-version.yaml":          {v2, []string{"could not find CRD/XRD for: monitoring.openshift.tpg/v1beta1, Kind=PacketCapture", "schema(s) missing"}, false},
+		"claim-missing-target.yaml":      {legacy, []string{"spec.targetDeployment: Required value"}, true},
 		"composition-bad-input.yaml": {v2, []string{
 			`securityMode: Unsupported value: "Root"`,
 			"graceSeconds: Invalid value: 1: graceSeconds in body should be greater than or equal to 5",
