@@ -47,6 +47,10 @@ type harness struct {
 	// jobUIDs records the uid of every capture Job seen, to catch a Job
 	// that was deleted and created again: a capture run twice.
 	jobUIDs map[string]string
+	// nodes are the real nodes.
+	nodes *nodes
+	// watching are the resources whose every version is recorded.
+	watching map[string]bool
 }
 
 // checkJobsNotRecreated fails when a capture Job now has another uid than
@@ -153,6 +157,9 @@ func TestEndToEnd(t *testing.T) {
 	} else {
 		logf("Crossplane runs as its ServiceAccount with its chart's RBAC and example/rbac.yaml only")
 	}
+
+	h.startNodes()
+	h.realCaptures()
 
 	h.namespacedXR()
 	h.legacyClaim()
@@ -314,6 +321,13 @@ func (h *harness) installXRD(xrdPath, compositionPath string, ttl int64, claimPl
 	}
 	defer func() {
 		for _, r := range watched {
+			if h.watching[r] {
+				continue
+			}
+			if h.watching == nil {
+				h.watching = map[string]bool{}
+			}
+			h.watching[r] = true
 			_, _ = h.cp.start("watch-"+r, h.k.kubectl, []string{"--kubeconfig", h.k.kubeconfig, "get", r, "-A", "-w", "-o", "json", "--output-watch-events"}, nil)
 		}
 	}()

@@ -28,8 +28,7 @@ func (h *harness) namespacedXR() {
 		if err := h.installXRD("example/xrd.yaml", "example/composition.yaml", ttlSeconds, ""); err != nil {
 			return err
 		}
-		_, err := h.k.run("", "create", "namespace", xrNamespace)
-		return err
+		return h.k.apply(fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n", xrNamespace))
 	})
 
 	var xr *unstructured.Unstructured
