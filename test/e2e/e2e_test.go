@@ -51,6 +51,8 @@ type harness struct {
 	nodes *nodes
 	// watching are the resources whose every version is recorded.
 	watching map[string]bool
+	// timings are the real scenarios' durations, printed again at the end.
+	timings []string
 }
 
 // checkJobsNotRecreated fails when a capture Job now has another uid than
@@ -72,6 +74,21 @@ func (h *harness) checkJobsNotRecreated() error {
 		h.jobUIDs[j.GetName()] = uid
 	}
 	return nil
+}
+
+// scenario runs one named real-node scenario and prints how long it took.
+// A failing scenario fails the test but lets the next ones run: each
+// cleans up after itself.
+func (h *harness) scenario(name string, f func() error) {
+	h.t.Helper()
+	start := time.Now()
+	err := f()
+	took := time.Since(start).Seconds()
+	fmt.Printf("e2e: %-70s %7.1fs\n", name, took)
+	h.timings = append(h.timings, fmt.Sprintf("%-70s %7.1fs", name, took))
+	if err != nil {
+		h.t.Errorf("%s: %v", name, err)
+	}
 }
 
 // phase runs one named step and prints how long it took. A failing step
@@ -160,7 +177,12 @@ func TestEndToEnd(t *testing.T) {
 
 	h.startNodes()
 	h.realCaptures()
+	fmt.Println("e2e: real-node scenarios:\n  " + strings.Join(h.timings, "\n  "))
 
+	if os.Getenv("FPC_E2E_PLAYED") == "0" {
+		logf("FPC_E2E_PLAYED=0: the played-kubelet scenarios are skipped")
+		return
+	}
 	h.namespacedXR()
 	h.legacyClaim()
 	h.nodeJobs()

@@ -418,23 +418,11 @@ func (h *harness) runCapture(name, manifest string, wantJobs int, atRetrievable 
 		}
 	}
 
-	// Fetch the files the README's way, from Running capture Pods.
-	dir := filepath.Join(h.cp.dir, "pcap", name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", nil, err
-	}
-	out, err := h.k.run("", "-n", realXRNamespace, "get", "pods", "-l", realCaptureLabel+"="+name, "-o", "name")
+	// Fetch the files the README's way, from Running capture Pods, and
+	// end their retention windows.
+	dir, err := h.fetch(name)
 	if err != nil {
 		return "", nil, err
-	}
-	for _, pod := range strings.Fields(out) {
-		pod = strings.TrimPrefix(pod, "pod/")
-		if _, err := h.k.run("", "-n", realXRNamespace, "cp", pod+":/pcap", filepath.Join(dir, pod)); err != nil {
-			return "", nil, fmt.Errorf("kubectl cp from %s: %w", pod, err)
-		}
-		if _, err := h.k.run("", "-n", realXRNamespace, "exec", pod, "--", "touch", "/pcap/.retrieved"); err != nil {
-			return "", nil, fmt.Errorf("end the retention of %s: %w", pod, err)
-		}
 	}
 	// Retention ended early: the Jobs complete and the XR is Ready.
 	if _, err := h.waitObject(xrResource, realXRNamespace, name, 4*time.Minute, func(u *unstructured.Unstructured) (bool, string) {

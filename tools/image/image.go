@@ -107,12 +107,13 @@ func image(t tree, arch string, created time.Time, cfg v1.Config, createdBy stri
 	return mutate.Append(img, mutate.Addendum{Layer: l, History: v1.History{Created: v1.Time{Time: created}, CreatedBy: createdBy}})
 }
 
-// etc adds the files every image here carries: root and nobody in
-// /etc/passwd and /etc/group (tcpdump -Z root looks root up), an
+// etc adds the files every image here carries: root, tcpdump (the user
+// Debian's tcpdump drops to without -Z) and nobody in /etc/passwd and
+// /etc/group (capture.sh's tcpdump -Z root looks root up), an
 // nsswitch.conf that names the files glibc reads, and /tmp.
 func (t tree) etc() {
-	t.addFile("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"))
-	t.addFile("etc/group", 0o644, []byte("root:x:0:\nnogroup:x:65534:\n"))
+	t.addFile("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\ntcpdump:x:101:101:tcpdump:/nonexistent:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"))
+	t.addFile("etc/group", 0o644, []byte("root:x:0:\ntcpdump:x:101:\nnogroup:x:65534:\n"))
 	t.addFile("etc/nsswitch.conf", 0o644, []byte("passwd: files\ngroup: files\nhosts: files\n"))
 	t["tmp"] = entry{mode: 0o1777, dir: true}
 	t.addDirs("root")
