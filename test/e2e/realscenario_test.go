@@ -375,10 +375,12 @@ func (h *harness) fetchWhenRetrievable(name string, n int) (string, error) {
 		if err != nil {
 			return false, err.Error(), nil
 		}
+		// Ready (Retrievable), or ended: a capture that failed has no
+		// retention window.
 		ready := 0
 		var states []string
 		for i := range pods {
-			if podReady(&pods[i]) {
+			if podReady(&pods[i]) || pods[i].Status.Phase == corev1.PodSucceeded || pods[i].Status.Phase == corev1.PodFailed {
 				ready++
 			}
 			states = append(states, fmt.Sprintf("%s %s ready=%t %s", pods[i].Name, pods[i].Status.Phase, podReady(&pods[i]), terminationMessage(&pods[i])))
