@@ -245,6 +245,8 @@ func (c *controlPlane) startKubernetes() error {
 		"--token-auth-file=" + tokensPath,
 		"--authorization-mode=Node,RBAC",
 		"--kubelet-client-certificate=" + kcCrtPath, "--kubelet-client-key=" + kcKeyPath,
+		// The nodes' names resolve nowhere: reach a kubelet at its node IP.
+		"--kubelet-preferred-address-types=InternalIP",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file=" + c.saPub, "--service-account-signing-key-file=" + c.saKey,
 		"--service-cluster-ip-range=10.96.0.0/16",
