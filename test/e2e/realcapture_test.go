@@ -418,6 +418,17 @@ func (h *harness) runCapture(name, manifest string, wantJobs int, atRetrievable 
 		}
 	}
 
+	// Each capture says on which node it ran (TARGET_NODE_NAME): a finding
+	// about the product, reported without stopping the scenario.
+	for _, p := range pods {
+		logs, err := h.k.run("", "-n", realXRNamespace, "logs", p.Name)
+		if err != nil {
+			return "", nil, fmt.Errorf("kubectl logs %s: %w", p.Name, err)
+		}
+		if !strings.Contains(logs, "on node "+p.Spec.NodeName) {
+			h.t.Errorf("%s: capture Pod %s runs on %s, but its log does not say so (TARGET_NODE_NAME):\n%s", name, p.Name, p.Spec.NodeName, lastLines(logs, 5))
+		}
+	}
 	// Fetch the files the README's way, from Running capture Pods, and
 	// end their retention windows.
 	dir, err := h.fetch(name)
@@ -575,4 +586,35 @@ func (h *harness) waitCaptureGone(name string) error {
 		}
 		return left, nil
 	})
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// runRetrieveHint runs the command in the XR's status.retrieve as a user
+// would paste it (in a scratch directory, with the run's kubeconfig) and
+// returns the directory it fetched into.
+func (h *harness) runRetrieveHint(name string) (string, error) {
+	u, found, err := h.k.get(xrResource, realXRNamespace, name)
+	if err != nil || !found {
+		return "", fmt.Errorf("XR %s: found=%t %v", name, found, err)
+	}
+	hint, _, _ := unstructured.NestedString(u.Object, "status", "retrieve")
+	i := strings.Index(hint, "for p in")
+	if i < 0 {
+		return "", fmt.Errorf("status.retrieve holds no command: %q", hint)
+	}
+	dir := filepath.Join(h.cp.dir, "retrieve", name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	if out, err := run(dir, []string{"KUBECONFIG=" + h.k.kubeconfig}, 3*time.Minute, "sh", "-ec", hint[i:]); err != nil {
+		return "", fmt.Errorf("status.retrieve as printed: %w\n%s", err, out)
+	}
+	return filepath.Join(dir, "pcap"), nil
 }

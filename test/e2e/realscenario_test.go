@@ -92,6 +92,15 @@ func (h *harness) realCaptures() {
 			if !maps.Equal(rvBefore, after) {
 				return fmt.Errorf("a reconcile that changed nothing wrote the capture Jobs: resourceVersions %v, then %v", rvBefore, after)
 			}
+			// status.retrieve, pasted as printed, fetches every Pod's files.
+			hinted, err := h.runRetrieveHint(podXR)
+			if err != nil {
+				h.t.Errorf("%s: %v", podXR, err)
+				return nil
+			}
+			if _, err := checkTraffic(hinted, appNames, 10*time.Second); err != nil {
+				h.t.Errorf("%s: the files status.retrieve fetched: %v", podXR, err)
+			}
 			return nil
 		})
 		if err != nil {
@@ -112,10 +121,23 @@ func (h *harness) realCaptures() {
 		if err != nil {
 			return err
 		}
-		seq, err := checkMonotonic(events, podXR)
+		seq, monotonic := checkMonotonic(events, podXR)
 		h.logf("%s versions: %s", podXR, seq)
-		if err != nil {
-			return err
+		// The final status keeps its facts after the Jobs are released.
+		var facts error
+		if u, found, err := h.k.get(xrResource, realXRNamespace, podXR); err != nil || !found {
+			return fmt.Errorf("XR %s: found=%t %v", podXR, found, err)
+		} else {
+			_, _, msg := condition(u, "Captured")
+			h.logf("%s final: phase %s, counts %v, %q", podXR, statusPhase(u), u.Object["status"].(map[string]any)["counts"], msg)
+			if n := statusCount(u, "nodes"); n != 2 {
+				facts = errors.Join(facts, fmt.Errorf("final status.counts.nodes = %d, want 2 (message %q)", n, msg))
+			}
+			for pod, st := range statusPods(u) {
+				if st.Node != nodeOf[pod] {
+					facts = errors.Join(facts, fmt.Errorf("final status.pods[%s].node = %q, want %q", pod, st.Node, nodeOf[pod]))
+				}
+			}
 		}
 		jobs, err := jobWatch.events()
 		if err != nil {
@@ -132,7 +154,7 @@ func (h *harness) realCaptures() {
 		if len(hist.uids) != 3 {
 			return fmt.Errorf("Jobs seen: %v, want 3", slices.Sorted(maps.Keys(hist.uids)))
 		}
-		return nil
+		return errors.Join(monotonic, facts)
 	})
 	h.scenario("real: deleting the XR removes its Jobs, their Pods and the ConfigMap", func() error {
 		if err := h.k.delete(xrResource, realXRNamespace, podXR); err != nil {
