@@ -420,14 +420,20 @@ func (h *harness) runCapture(name, manifest string, wantJobs int, atRetrievable 
 
 	// Each capture says on which node it ran (TARGET_NODE_NAME): a finding
 	// about the product, reported without stopping the scenario.
+	var unnamed []string
+	var example string
 	for _, p := range pods {
 		logs, err := h.k.run("", "-n", realXRNamespace, "logs", p.Name)
 		if err != nil {
 			return "", nil, fmt.Errorf("kubectl logs %s: %w", p.Name, err)
 		}
 		if !strings.Contains(logs, "on node "+p.Spec.NodeName) {
-			h.t.Errorf("%s: capture Pod %s runs on %s, but its log does not say so (TARGET_NODE_NAME):\n%s", name, p.Name, p.Spec.NodeName, lastLines(logs, 5))
+			unnamed = append(unnamed, p.Name+" on "+p.Spec.NodeName)
+			example = lastLines(logs, 3)
 		}
+	}
+	if len(unnamed) > 0 {
+		h.t.Errorf("%s: %d capture Pods do not name their node in their log (TARGET_NODE_NAME): %v; e.g.\n%s", name, len(unnamed), unnamed, example)
 	}
 	// Fetch the files the README's way, from Running capture Pods, and
 	// end their retention windows.
