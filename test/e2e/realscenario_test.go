@@ -544,14 +544,12 @@ func (h *harness) scaleUpMidCapture() (err error) {
 		}
 	}
 	h.logf("scaled up mid-capture: new Pod %s on %s", newPod, nodeOfPod(after, newPod))
-	u, err := h.waitObject(xrResource, realXRNamespace, name, 2*time.Minute, func(u *unstructured.Unstructured) (bool, string) {
+	if _, err := h.waitObject(xrResource, realXRNamespace, name, 2*time.Minute, func(u *unstructured.Unstructured) (bool, string) {
 		got := statusPods(u)[newPod]
 		return got.Job != "", fmt.Sprintf("status.pods[%s] = %+v", newPod, got)
-	})
-	if err != nil {
+	}); err != nil {
 		return err
 	}
-	_ = u
 	dir, err := h.fetchWhenRetrievable(name, 4)
 	if err != nil {
 		return err
