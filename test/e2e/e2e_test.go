@@ -185,6 +185,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	h.namespacedXR()
 	h.legacyClaim()
+	h.realLegacyClaim()
 	h.nodeJobs()
 }
 

@@ -108,8 +108,12 @@ func (h *harness) logf(format string, args ...any) { fmt.Printf("e2e: "+format+"
 // realComposition applies example/composition.yaml with its Input set for
 // the real nodes (the capture image they imported, never pulled) and the
 // given fields.
-func (h *harness) realComposition(fields map[string]any) error {
-	objs, err := readManifests(filepath.Join(h.root, "example", "composition.yaml"))
+func (h *harness) realComposition(fields map[string]any, path ...string) error {
+	file := filepath.Join(h.root, "example", "composition.yaml")
+	if len(path) == 1 {
+		file = filepath.Join(h.root, path[0])
+	}
+	objs, err := readManifests(file)
 	if err != nil {
 		return err
 	}
@@ -184,8 +188,8 @@ spec:
 `, appNamespace, appDeployment, replicas, trafficImage, rate)
 }
 
-// runningApp waits for n Running, Ready Pods of the traffic Deployment and
-// returns them by name.
+// runningApp waits for n Running, Ready Pods of the traffic Deployment (n <
+// 0: every Pod it has) and returns them by name.
 func (h *harness) runningApp(n int) ([]corev1.Pod, error) {
 	var pods []corev1.Pod
 	err := poll(4*time.Minute, time.Second, func() (bool, string, error) {
@@ -204,6 +208,10 @@ func (h *harness) runningApp(n int) ([]corev1.Pod, error) {
 				pods = append(pods, p)
 			}
 			states = append(states, fmt.Sprintf("%s %s on %q", p.Name, p.Status.Phase, p.Spec.NodeName))
+		}
+		if n < 0 {
+			// Whatever the Deployment has, once all of it runs.
+			return len(pods) > 0 && len(pods) == len(l.Items), strings.Join(states, "; "), nil
 		}
 		return len(pods) == n, strings.Join(states, "; "), nil
 	})
@@ -364,12 +372,19 @@ func (h *harness) runCapture(name, manifest string, wantJobs int, atRetrievable 
 		return "", nil, err
 	}
 	var pods []corev1.Pod
+	// A claim's objects are labelled with its XR's name.
+	label := name
 	err := poll(5*time.Minute, 500*time.Millisecond, func() (bool, string, error) {
+		if u, found, err := h.k.get(xrResource, realXRNamespace, name); err == nil && found {
+			if ref, _, _ := unstructured.NestedString(u.Object, "spec", "resourceRef", "name"); ref != "" {
+				label = ref
+			}
+		}
 		var err error
-		if pods, err = h.capturePods(name); err != nil {
+		if pods, err = h.capturePods(label); err != nil {
 			return false, err.Error(), nil
 		}
-		jobs, err := h.k.list("jobs", realXRNamespace, realCaptureLabel+"="+name)
+		jobs, err := h.k.list("jobs", realXRNamespace, realCaptureLabel+"="+label)
 		if err == nil && len(jobs) == wantJobs && ct.jobsCreated == 0 {
 			ct.jobsCreated = time.Since(start)
 		}
@@ -437,7 +452,7 @@ func (h *harness) runCapture(name, manifest string, wantJobs int, atRetrievable 
 	}
 	// Fetch the files the README's way, from Running capture Pods, and
 	// end their retention windows.
-	dir, err := h.fetch(name)
+	dir, err := h.fetch(label)
 	if err != nil {
 		return "", nil, err
 	}

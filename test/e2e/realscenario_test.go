@@ -298,6 +298,45 @@ func (h *harness) printWatchFigures(xr string, xrWatch, jobWatch *watcher) {
 	}
 }
 
+// realLegacyClaim captures the traffic Deployment through the legacy XRD's
+// claim (example/legacy), on the real nodes. It runs after the played
+// legacy scenario, which leaves the legacy XRD installed.
+func (h *harness) realLegacyClaim() {
+	h.scenario("real: the legacy claim captures on the real nodes; deleting it removes everything", func() (err error) {
+		const name = "traffic-claim"
+		if err := h.realComposition(nil, "example/legacy/composition.yaml"); err != nil {
+			return err
+		}
+		if _, err := h.k.run("", "-n", appNamespace, "scale", "deployment", appDeployment, "--replicas=3"); err != nil {
+			return err
+		}
+		app, err := h.runningApp(3)
+		if err != nil {
+			return err
+		}
+		var names []string
+		for _, p := range app {
+			names = append(names, p.Name)
+		}
+		dir, _, err := h.runCapture(name, realXR(name, "clm1", "3", ""), len(app), nil)
+		var xr string
+		if u, found, gerr := h.k.get(xrResource, realXRNamespace, name); gerr == nil && found {
+			xr, _, _ = unstructured.NestedString(u.Object, "spec", "resourceRef", "name")
+		}
+		if derr := h.k.delete(xrResource, realXRNamespace, name); derr != nil {
+			return errors.Join(err, derr)
+		}
+		if xr != "" {
+			err = errors.Join(err, h.waitCaptureGone(xr))
+		}
+		if err != nil {
+			return err
+		}
+		_, err = checkTraffic(dir, names, 3*time.Second)
+		return err
+	})
+}
+
 // removeXR deletes a PacketCapture and waits until its Jobs, their Pods
 // and its ConfigMap are gone; a failure joins *err.
 func (h *harness) removeXR(name string, err *error) {
