@@ -188,8 +188,8 @@ spec:
 `, appNamespace, appDeployment, replicas, trafficImage, rate)
 }
 
-// runningApp waits for n Running, Ready Pods of the traffic Deployment (n <
-// 0: every Pod it has) and returns them by name.
+// runningApp waits for n Running, Ready Pods of the traffic Deployment and
+// returns them by name.
 func (h *harness) runningApp(n int) ([]corev1.Pod, error) {
 	var pods []corev1.Pod
 	err := poll(4*time.Minute, time.Second, func() (bool, string, error) {
@@ -208,10 +208,6 @@ func (h *harness) runningApp(n int) ([]corev1.Pod, error) {
 				pods = append(pods, p)
 			}
 			states = append(states, fmt.Sprintf("%s %s on %q", p.Name, p.Status.Phase, p.Spec.NodeName))
-		}
-		if n < 0 {
-			// Whatever the Deployment has, once all of it runs.
-			return len(pods) > 0 && len(pods) == len(l.Items), strings.Join(states, "; "), nil
 		}
 		return len(pods) == n, strings.Join(states, "; "), nil
 	})
