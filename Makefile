@@ -25,6 +25,7 @@ plugin: ## Build the kubectl plugin kubectl-packetcapture into $(OUTPUT)/bin (pu
 test: check-generate validate ## Run every test (unit, adapters, render, kpt, payload, validate).
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+	cd tools/image && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 validate: ## Validate every example (XRs, claims, XRDs, Compositions and their Input) offline with crossplane beta validate.
 	hack/validate.sh
@@ -55,7 +56,13 @@ fuzz: ## Fuzz each target for FUZZTIME (default 20s): fn (RunFunction from bytes
 bench: ## Run the benchmarks.
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
-.PHONY: help generate check-generate build plugin test render render-legacy kpt lint bench xpkg validate
+CAPTURE_IMAGE_TAG ?= function-packet-capture/capture:dev
+
+capture-image: ## Build the capture image (busybox, tcpdump, nsenter from this Debian machine) reproducibly into $(OUTPUT)/capture-image-<arch>.tar; see the README.
+	cd tools/image && $(GO) build -o $(abspath $(OUTPUT))/bin/image .
+	$(OUTPUT)/bin/image capture -tag $(CAPTURE_IMAGE_TAG) -o $(OUTPUT)/capture-image-$$($(GO) env GOARCH).tar
+
+.PHONY: help generate check-generate build plugin test render render-legacy kpt lint bench xpkg validate capture-image
 
 e2e: ## Run the end-to-end test in a real control plane (etcd, kube-apiserver, kube-controller-manager, Crossplane) run as local processes, no Docker; see docs/e2e.md.
 	hack/e2e.sh

@@ -53,6 +53,12 @@ type controlPlane struct {
 	saPub     string
 	apiURL    string
 	adminKube *kube
+	caPath    string
+	// nodeTokens are the bearer tokens of the nodes' kubelets (user
+	// system:node:<name>, group system:nodes: the Node authorizer) and of
+	// the kube-scheduler.
+	nodeTokens     map[string]string
+	schedulerToken string
 
 	registry    *httptest.Server
 	functionBin string
@@ -204,8 +210,29 @@ func (c *controlPlane) startKubernetes() error {
 	if err := os.WriteFile(keyPath, key, 0o600); err != nil {
 		return err
 	}
+	c.caPath = caPath
 	adminToken, kcmToken := randomToken(), randomToken()
 	tokens := fmt.Sprintf("%s,e2e-admin,e2e-admin,\"system:masters\"\n%s,system:kube-controller-manager,kcm,\"system:masters\"\n", adminToken, kcmToken)
+	c.schedulerToken = randomToken()
+	tokens += fmt.Sprintf("%s,system:kube-scheduler,kube-scheduler\n", c.schedulerToken)
+	c.nodeTokens = map[string]string{}
+	for _, n := range nodeNames {
+		c.nodeTokens[n] = randomToken()
+		tokens += fmt.Sprintf("%s,system:node:%s,%s,\"system:nodes\"\n", c.nodeTokens[n], n, n)
+	}
+	// The API server's client certificate for the kubelets (exec, logs,
+	// kubectl cp), trusted by them through the same CA.
+	kcCrt, kcKey, err := c.ca.issue("kube-apiserver-kubelet-client", nil, nil)
+	if err != nil {
+		return err
+	}
+	kcCrtPath, kcKeyPath := filepath.Join(c.dir, "apiserver-kubelet-client.crt"), filepath.Join(c.dir, "apiserver-kubelet-client.key")
+	if err := os.WriteFile(kcCrtPath, kcCrt, 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(kcKeyPath, kcKey, 0o600); err != nil {
+		return err
+	}
 	tokensPath := filepath.Join(c.dir, "tokens.csv")
 	if err := os.WriteFile(tokensPath, []byte(tokens), 0o600); err != nil {
 		return err
@@ -216,7 +243,10 @@ func (c *controlPlane) startKubernetes() error {
 		"--tls-cert-file=" + crtPath, "--tls-private-key-file=" + keyPath,
 		"--client-ca-file=" + caPath,
 		"--token-auth-file=" + tokensPath,
-		"--authorization-mode=RBAC",
+		"--authorization-mode=Node,RBAC",
+		"--kubelet-client-certificate=" + kcCrtPath, "--kubelet-client-key=" + kcKeyPath,
+		// The nodes' names resolve nowhere: reach a kubelet at its node IP.
+		"--kubelet-preferred-address-types=InternalIP",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file=" + c.saPub, "--service-account-signing-key-file=" + c.saKey,
 		"--service-cluster-ip-range=10.96.0.0/16",
@@ -243,7 +273,7 @@ func (c *controlPlane) startKubernetes() error {
 	c.adminKube = &kube{kubectl: c.bins.kubectl, kubeconfig: adminCfg}
 
 	// kube-controller-manager: every controller but podgc, which would
-	// force-delete every Pod that names a node, since no Node objects exist.
+	// force-delete the played Pods, which name nodes that do not exist.
 	kcmCfg, err := c.writeKubeconfig("kube-controller-manager", kcmToken)
 	if err != nil {
 		return err

@@ -47,6 +47,12 @@ type harness struct {
 	// jobUIDs records the uid of every capture Job seen, to catch a Job
 	// that was deleted and created again: a capture run twice.
 	jobUIDs map[string]string
+	// nodes are the real nodes.
+	nodes *nodes
+	// watching are the resources whose every version is recorded.
+	watching map[string]bool
+	// timings are the real scenarios' durations, printed again at the end.
+	timings []string
 }
 
 // checkJobsNotRecreated fails when a capture Job now has another uid than
@@ -68,6 +74,21 @@ func (h *harness) checkJobsNotRecreated() error {
 		h.jobUIDs[j.GetName()] = uid
 	}
 	return nil
+}
+
+// scenario runs one named real-node scenario and prints how long it took.
+// A failing scenario fails the test but lets the next ones run: each
+// cleans up after itself.
+func (h *harness) scenario(name string, f func() error) {
+	h.t.Helper()
+	start := time.Now()
+	err := f()
+	took := time.Since(start).Seconds()
+	fmt.Printf("e2e: %-70s %7.1fs\n", name, took)
+	h.timings = append(h.timings, fmt.Sprintf("%-70s %7.1fs", name, took))
+	if err != nil {
+		h.t.Errorf("%s: %v", name, err)
+	}
 }
 
 // phase runs one named step and prints how long it took. A failing step
@@ -154,8 +175,17 @@ func TestEndToEnd(t *testing.T) {
 		logf("Crossplane runs as its ServiceAccount with its chart's RBAC and example/rbac.yaml only")
 	}
 
+	h.startNodes()
+	h.realCaptures()
+	fmt.Println("e2e: real-node scenarios:\n  " + strings.Join(h.timings, "\n  "))
+
+	if os.Getenv("FPC_E2E_PLAYED") == "0" {
+		logf("FPC_E2E_PLAYED=0: the played-kubelet scenarios are skipped")
+		return
+	}
 	h.namespacedXR()
 	h.legacyClaim()
+	h.realLegacyClaim()
 	h.nodeJobs()
 }
 
@@ -314,6 +344,13 @@ func (h *harness) installXRD(xrdPath, compositionPath string, ttl int64, claimPl
 	}
 	defer func() {
 		for _, r := range watched {
+			if h.watching[r] {
+				continue
+			}
+			if h.watching == nil {
+				h.watching = map[string]bool{}
+			}
+			h.watching[r] = true
 			_, _ = h.cp.start("watch-"+r, h.k.kubectl, []string{"--kubeconfig", h.k.kubeconfig, "get", r, "-A", "-w", "-o", "json", "--output-watch-events"}, nil)
 		}
 	}()

@@ -16,6 +16,9 @@ import (
 // binaries are the programs a control plane runs.
 type binaries struct {
 	etcd, kubeAPIServer, kubeControllerManager, crossplane, kubectl string
+	// The node's: kubelet and kube-scheduler from tools/kubernetes;
+	// containerd, runc and the CNI plugins from Debian.
+	kubelet, kubeScheduler, containerd, ctr, runc, cniBinDir string
 	// crossplaneModule is Crossplane's module directory, for its CRDs.
 	crossplaneModule string
 }
@@ -76,13 +79,19 @@ func buildTools(root string, logf func(string, ...any)) (*binaries, error) {
 		kubeAPIServer:         filepath.Join(cache, "kube-apiserver-"+kubeVersion),
 		kubeControllerManager: filepath.Join(cache, "kube-controller-manager-"+kubeVersion),
 		crossplane:            filepath.Join(cache, "crossplane-core-"+xpVersion),
+		kubelet:               filepath.Join(cache, "kubelet-"+kubeVersion),
+		kubeScheduler:         filepath.Join(cache, "kube-scheduler-"+kubeVersion),
+		cniBinDir:             "/usr/lib/cni",
 	}
-	for name, dst := range map[string]*string{"etcd": &b.etcd, "kubectl": &b.kubectl} {
+	for name, dst := range map[string]*string{"etcd": &b.etcd, "kubectl": &b.kubectl, "containerd": &b.containerd, "ctr": &b.ctr, "runc": &b.runc} {
 		p, err := exec.LookPath(name)
 		if err != nil {
-			return nil, fmt.Errorf("%s is not installed (etcd: apt-get install etcd-server; kubectl comes with the machine): %w", name, err)
+			return nil, fmt.Errorf("%s is not installed (etcd: apt-get install etcd-server; containerd, ctr, runc: apt-get install containerd runc; kubectl comes with the machine): %w", name, err)
 		}
 		*dst = p
+	}
+	if _, err := os.Stat(filepath.Join(b.cniBinDir, "bridge")); err != nil {
+		return nil, fmt.Errorf("the CNI plugins are not installed: apt-get install containernetworking-plugins: %w", err)
 	}
 	out, err := run(xpMod, nil, 10*time.Minute, "go", "list", "-m", "-f", "{{.Dir}}", "github.com/crossplane/crossplane/v2")
 	if err != nil {
@@ -105,6 +114,9 @@ func buildTools(root string, logf func(string, ...any)) (*binaries, error) {
 		{"kube-apiserver+kube-controller-manager " + kubeVersion, kubeMod, kubeLDFlags,
 			[]string{"k8s.io/kubernetes/cmd/kube-apiserver", "k8s.io/kubernetes/cmd/kube-controller-manager"},
 			[]string{b.kubeAPIServer, b.kubeControllerManager}},
+		{"kubelet+kube-scheduler " + kubeVersion, kubeMod, kubeLDFlags,
+			[]string{"k8s.io/kubernetes/cmd/kubelet", "k8s.io/kubernetes/cmd/kube-scheduler"},
+			[]string{b.kubelet, b.kubeScheduler}},
 		{"crossplane core " + xpVersion, xpMod, xpLDFlags,
 			[]string{"github.com/crossplane/crossplane/v2/cmd/crossplane"},
 			[]string{b.crossplane}},

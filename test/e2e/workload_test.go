@@ -69,6 +69,10 @@ func asNew(o *unstructured.Unstructured) *unstructured.Unstructured {
 	return o
 }
 
+// playedScheduler is the schedulerName of the played Pods: no real
+// scheduler answers to it.
+const playedScheduler = "e2e-played-scheduler"
+
 // workload is the target Deployment, a canary Deployment whose Pods carry
 // the same app label, and what the harness, playing scheduler and kubelet,
 // did to their Pods.
@@ -79,7 +83,7 @@ type workload struct {
 }
 
 // node names and the host IP of each.
-var nodes = map[string]string{
+var playedNodes = map[string]string{
 	"worker-0.ocp.example.internal": "10.0.0.11",
 	"worker-1.ocp.example.internal": "10.0.1.11",
 	"worker-2.ocp.example.internal": "10.0.2.11",
@@ -99,6 +103,11 @@ func (w *workload) createDeployments(root string, replicas int) error {
 			continue
 		}
 		d := asNew(o)
+		// The harness plays the scheduler for these Pods: the real
+		// kube-scheduler, there for the real nodes, must leave them be.
+		if err := unstructured.SetNestedField(d.Object, playedScheduler, "spec", "template", "spec", "schedulerName"); err != nil {
+			return err
+		}
 		if d.GetName() == targetDeployment {
 			if err := unstructured.SetNestedField(d.Object, int64(replicas), "spec", "replicas"); err != nil {
 				return err
@@ -196,8 +205,8 @@ func (w *workload) run(ns, pod, node string, ready bool) error {
 	}
 	return w.k.patchStatus("pod", ns, pod, map[string]any{"status": map[string]any{
 		"phase":     "Running",
-		"hostIP":    nodes[node],
-		"hostIPs":   []map[string]string{{"ip": nodes[node]}},
+		"hostIP":    playedNodes[node],
+		"hostIPs":   []map[string]string{{"ip": playedNodes[node]}},
 		"podIP":     ip,
 		"podIPs":    []map[string]string{{"ip": ip}},
 		"startTime": now,
