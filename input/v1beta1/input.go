@@ -85,7 +85,7 @@ const (
 	DefaultMaxDurationSecond int32 = 24 * 60 * 60
 	DefaultStatusPodLimit    int32 = 50
 	DefaultJobPer                  = JobPerAuto
-	DefaultMaxPodJobs        int32 = 1000
+	DefaultMaxPodJobs        int32 = 10
 )
 
 // Input configures function-packet-capture.
@@ -187,11 +187,14 @@ type Input struct {
 	JobPer JobPer `json:"jobPer,omitempty"`
 
 	// MaxPodJobs is the largest capture that jobPer Auto runs with one Job per
-	// Pod. At about 2.5 KB per Job in Crossplane's response (4 MiB at most),
-	// 1,000 leaves room for long names and labels.
+	// Pod. A Job per Pod costs Crossplane about ten watch events per Pod; above
+	// about ten Pods its watch circuit breaker (default burst 100) opens and
+	// the XR's status lags the capture by a minute (docs/e2e.md). Raise it with
+	// Crossplane's --circuit-breaker-burst; at about 2.5 KB per Job in
+	// Crossplane's response (4 MiB at most), 1,000 leaves room for long names.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=10000
-	// +kubebuilder:default=1000
+	// +kubebuilder:default=10
 	// +optional
 	MaxPodJobs *int32 `json:"maxPodJobs,omitempty"`
 

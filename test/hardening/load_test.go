@@ -117,9 +117,9 @@ func TestLoad(t *testing.T) {
 				case len(fatalResults(rsp)) > 0:
 					errs++
 					t.Errorf("round %d: fatal results %q", round, fatalResults(rsp))
-				case jobsOf(rsp) != w.want:
+				case targetsOf(rsp) != w.want:
 					errs++
-					t.Errorf("round %d: %d Jobs, want %d", round, jobsOf(rsp), w.want)
+					t.Errorf("round %d: %d Pods captured in %d Jobs, want %d", round, targetsOf(rsp), jobsOf(rsp), w.want)
 				}
 			}()
 		}

@@ -139,8 +139,8 @@ func TestMTLS(t *testing.T) {
 		if err != nil {
 			t.Fatalf("RunFunction over mTLS: %v\nserver log:\n%s", err, srv.logs)
 		}
-		if f := fatalResults(rsp); len(f) > 0 || jobsOf(rsp) != capturable(c) {
-			t.Errorf("fatal results %q, %d Jobs, want %d", f, jobsOf(rsp), capturable(c))
+		if f := fatalResults(rsp); len(f) > 0 || targetsOf(rsp) != capturable(c) {
+			t.Errorf("fatal results %q, %d Pods captured, want %d", f, targetsOf(rsp), capturable(c))
 		}
 	})
 	refused := map[string]grpc.DialOption{

@@ -15,6 +15,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/structpb"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
 
@@ -202,6 +203,23 @@ func fatalResults(rsp *fnv1.RunFunctionResponse) []string {
 }
 
 // jobsOf counts the desired capture Jobs of a response.
+// targetsOf counts the target Pods of the desired Jobs: one per Job with
+// jobPer Pod, every Pod of a node with jobPer Node.
+func targetsOf(rsp *fnv1.RunFunctionResponse) int {
+	n := 0
+	for name, r := range rsp.GetDesired().GetResources() {
+		if !strings.HasPrefix(name, "job-") {
+			continue
+		}
+		containers, _, _ := unstructured.NestedSlice(r.GetResource().AsMap(), "spec", "template", "spec", "containers")
+		for _, c := range containers {
+			args, _, _ := unstructured.NestedStringSlice(c.(map[string]any), "args")
+			n += len(args)
+		}
+	}
+	return n
+}
+
 func jobsOf(rsp *fnv1.RunFunctionResponse) int {
 	n := 0
 	for name := range rsp.GetDesired().GetResources() {

@@ -273,7 +273,7 @@ func TestRenderGeneratedClusters(t *testing.T) {
 			seen := map[string]bool{}
 			var got []string
 			for _, j := range ofKind(objs, "Job") {
-				got = append(got, targetPod(t, j))
+				got = append(got, targetPods(t, j)...)
 				if msgs := validation.IsDNS1123Label(j.GetName()); len(msgs) > 0 && len(j.GetName()) > 63 {
 					t.Errorf("Job name %q is invalid: %v", j.GetName(), msgs)
 				}
