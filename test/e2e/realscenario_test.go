@@ -211,6 +211,9 @@ func (h *harness) realCaptures() {
 	h.scenario("real: a target Pod deleted mid-capture is not reported as a clean success; its replacement is NotCaptured", func() error {
 		return h.podGoneMidCapture()
 	})
+	h.scenario("real: a target Pod deleted before its Job starts is reported as not captured, the others are captured", func() error {
+		return h.podGoneBeforeJobStarts()
+	})
 	h.scenario("real: followNewPods captures a Pod that appears mid-capture", func() error {
 		return h.scaleUpMidCapture()
 	})
@@ -544,6 +547,57 @@ func (h *harness) podGoneMidCapture() (err error) {
 		return fmt.Errorf("the XR is Ready with no word of the partial capture of %s: %s", victim, conditionsSummary(u))
 	}
 	return nil
+}
+
+// podGoneBeforeJobStarts deletes a target Pod the moment its capture Job
+// appears, before the capture Pod can start. The capture must not report it
+// as captured, must end (no capture left waiting), and must still capture
+// the other Pods completely.
+func (h *harness) podGoneBeforeJobStarts() (err error) {
+	const name, jobID = "traffic-early", "erly"
+	defer h.removeXR(name, &err)
+	app, err := h.runningApp(3)
+	if err != nil {
+		return err
+	}
+	victim := app[0].Name
+	if err := h.k.apply(realXR(name, jobID, "6", "")); err != nil {
+		return err
+	}
+	if err := poll(2*time.Minute, 100*time.Millisecond, func() (bool, string, error) {
+		_, found, err := h.k.get("job", realXRNamespace, victim+"-"+jobID)
+		return err == nil && found, "the capture Job of " + victim, nil
+	}); err != nil {
+		return err
+	}
+	if err := h.k.delete("pod", appNamespace, victim, "--grace-period=0", "--force"); err != nil {
+		return err
+	}
+	h.logf("deleted target Pod %s as its capture Job appeared", victim)
+	dir, err := h.fetchWhenRetrievable(name, 3)
+	if err != nil {
+		return err
+	}
+	u, err := h.waitObject(xrResource, realXRNamespace, name, 4*time.Minute, func(u *unstructured.Unstructured) (bool, string) {
+		got := statusPods(u)[victim]
+		final := got.Phase == "Failed" || got.Phase == "Gone" || got.Phase == "Succeeded"
+		return final && statusPhase(u) != "Capturing", fmt.Sprintf("phase %s, status.pods[%s] %+v", statusPhase(u), victim, got)
+	})
+	if err != nil {
+		return err
+	}
+	got := statusPods(u)[victim]
+	h.logf("%s: phase %s, %s; %s: %+v", name, statusPhase(u), conditionsSummary(u), victim, got)
+	if got.Phase == "Succeeded" && !strings.Contains(strings.ToLower(got.Message), "partial") {
+		return fmt.Errorf("the capture of %s, deleted before its Job started, is reported as a clean success: %+v", victim, got)
+	}
+	var others []string
+	for _, p := range app[1:] {
+		others = append(others, p.Name)
+	}
+	report, err := checkTraffic(dir, others, 6*time.Second)
+	fmt.Println(indent(report))
+	return err
 }
 
 // scaleUpMidCapture scales the Deployment up while a followNewPods capture
