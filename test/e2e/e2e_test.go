@@ -22,7 +22,7 @@ const (
 	xrName       = "packet-capture-openshift-gitops-openshift-gitops-server"
 	instance     = "packet-capture-openshift-gitops-openshift-gitops-server"
 	jobID        = "qwer"
-	configMap    = "openshift-gitops-openshift-gitops-server"
+	configMap    = xrName + "-" + jobID
 	labelCapture = "packetcapture.fn.crossplane.io/capture"
 
 	xrResource     = "packetcaptures.monitoring.openshift.tpg"
@@ -485,8 +485,21 @@ func (h *harness) checkComposed(tg []string, ownerKind string, ownerUID string) 
 	if err != nil {
 		return err
 	}
-	if got := names(cms); !slices.Equal(got, []string{configMap}) {
-		return fmt.Errorf("ConfigMaps labelled %s: %v, want [%s]", labelCapture, got, configMap)
+	// The ConfigMap is the capture's own, {{captureName}}-{{jobId}} (the
+	// legacy XR's name is generated), and every Job mounts it.
+	if got := names(cms); len(got) != 1 || (ownerKind == "PacketCapture" && got[0] != configMap) {
+		return fmt.Errorf("ConfigMaps labelled %s: %v, want one (%s for the v2 XR)", labelCapture, got, configMap)
+	}
+	for _, j := range jobs {
+		vols, _, _ := unstructured.NestedSlice(j.Object, "spec", "template", "spec", "volumes")
+		mounted := false
+		for _, v := range vols {
+			name, _, _ := unstructured.NestedString(v.(map[string]any), "configMap", "name")
+			mounted = mounted || name == cms[0].GetName()
+		}
+		if !mounted {
+			return fmt.Errorf("Job %s does not mount its capture's ConfigMap %s", j.GetName(), cms[0].GetName())
+		}
 	}
 	want := make([]string, 0, len(tg))
 	for _, p := range tg {

@@ -622,9 +622,11 @@ func (h *harness) runRetrieveHint(name string) (string, error) {
 		return "", fmt.Errorf("XR %s: found=%t %v", name, found, err)
 	}
 	hint, _, _ := unstructured.NestedString(u.Object, "status", "retrieve")
-	i := strings.Index(hint, "for p in")
+	// The hint leads with the plugin; the shell loop after it is for a
+	// machine without the plugin, and runs as printed.
+	i := strings.Index(hint, "( set -e;")
 	if i < 0 {
-		return "", fmt.Errorf("status.retrieve holds no command: %q", hint)
+		return "", fmt.Errorf("status.retrieve holds no shell loop: %q", hint)
 	}
 	dir := filepath.Join(h.cp.dir, "retrieve", name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
