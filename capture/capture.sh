@@ -2,30 +2,26 @@
 # capture.sh: capture the packets of one or more Pods, each in its own network namespace, from a
 # Job's Pod on their node (hostPID). POSIX sh: it runs under dash, bash and busybox ash.
 #   /bin/sh /etc/packet-capture/capture.sh <pod-name>/<pod-uid> [<pod-name>/<pod-uid> ...]
-#
 # Settings are the ConfigMap's other keys, files beside this script, read as data, never sourced:
 #   duration-seconds, output-dir, job-id (required); interface (any); snaplen (262144); filter
 #   (one tcpdump argument after --); max-file-size-mb, max-files, packet-count (tcpdump -C, -W,
 #   -c; 0: none); network-snapshot (on|off); retention-seconds (Pod output: stay up for
 #   `kubectl cp` until <output-dir>/.retrieved appears); proc-root (/proc); target-namespace
 #   (env TARGET_POD_NAMESPACE wins). TARGET_NODE_NAME names the node in messages.
-# The planner validated them (capture/settings.go). This script checks only what keeps it in its
+# The planner validated them (capture/settings.go); this script checks only what keeps it in its
 # paths and out of the shell: absolute paths, digits for numbers, the shape of each argument.
 #
-# A Pod's processes are those with its uid in their cgroup; its network namespace is its
-# sandbox's (pause), or else the one most of them share. The node's own namespace is refused.
-# A Pod not found is looked for every second of the capture window (a container may be
-# restarting). One tcpdump per Pod; one timer stops them all duration-seconds after every one
-# listens (waiting at most 10 s). A Pod whose process ends has its tcpdump stopped: gone.
+# Per target Pod: find its network namespace, run one tcpdump in it, stop it duration-seconds
+# after every tcpdump listens (waiting at most 10 s) or when the Pod's process ends (gone). A Pod
+# not found is looked for every second of the window; the node's own namespace is refused.
 #
-# Files in output-dir, per target Pod, base = <namespace>_<pod>_<job-id>_<UTC start>:
-#   <base>.pcap[N] and <base>.netstate-start.txt, <base>.netstate-end.txt (addresses, routes,
-#   neighbours, sockets, counters in its namespace); per capture Pod (HOSTNAME, so that Jobs
-#   sharing a HostPath or claim keep theirs): <HOSTNAME>.summary.txt and SHA256SUMS.<HOSTNAME>;
-#   then .capture-complete. The summary (capture/summary.go) also goes to stdout and, cut under
-#   4 KiB, to ${TERMINATION_LOG:-/dev/termination-log}. Its status and the exit code are those
-#   of the first Pod in argument order that is not ok; a stop signal overrides them:
-#   0 ok   2 bad-settings   3 pod-not-found   4 tcpdump-failed   5 gone (process ended)
+# Files in output-dir, per target Pod (base = <namespace>_<pod>_<job-id>_<UTC start>):
+#   <base>.pcap[N], <base>.netstate-start.txt and <base>.netstate-end.txt; per capture Pod
+#   (HOSTNAME: Jobs sharing a HostPath or claim keep theirs): <HOSTNAME>.summary.txt and
+#   SHA256SUMS.<HOSTNAME>; then .capture-complete. The summary (capture/summary.go) also goes to
+#   stdout and, cut under 4 KiB, to ${TERMINATION_LOG:-/dev/termination-log}. Its status and the
+#   exit code are the first not-ok Pod's in argument order, unless a stop signal came:
+#   0 ok   2 bad-settings   3 pod-not-found   4 tcpdump-failed   5 gone (its process ended)
 #   6 host-network (refused)   143 interrupted (SIGTERM/SIGINT; files complete up to then)
 
 set -eu
@@ -94,7 +90,6 @@ case $proc in /*) ;; *) die "setting proc-root: \"$proc\" is not an absolute pat
 
 mkdir -p "$out" 2>/dev/null || true
 if [ ! -d "$out" ] || [ ! -w "$out" ]; then die "setting output-dir: $out is not a writable directory"; fi
-rm -f "$out/.capture-complete" "$out/.retrieved"
 # The work directory holds, per target Pod by argument number i: i.t ("<name> <uid> <uid with _
 # for -> <base>"); once found i.pid and i.start (the process followed, its start time) and i.warn,
 # or i.host when refused; from its runner i.log (tcpdump's messages), i.tpid (tcpdump's pid) and
@@ -103,8 +98,8 @@ work=$(mktemp -d 2>/dev/null) || work=$out/.capture-work.$$
 if [ ! -d "$work" ]; then mkdir "$work" || die "setting output-dir: cannot make a work directory $work"; fi
 trap 'rm -rf "$work" 2>/dev/null || true' EXIT
 
-# The arguments, checked before anything runs: names and uids that pass hold only [0-9A-Za-z.-],
-# so they are safe in patterns and file names. A long Pod name is cut for its file name; a cut
+# The arguments, checked before any capture starts: names and uids that pass hold only
+# [0-9A-Za-z.-], so they are safe in patterns and file names. A long Pod name is cut for its file name; a cut
 # that meets another gets the argument number.
 if [ $# -eq 0 ]; then die "arguments: none; the Job passes one argument <pod-name>/<pod-uid> per target Pod"; fi
 start=$(date -u +%Y%m%dT%H%M%SZ)
@@ -142,6 +137,7 @@ done
 read -r name _ <"$work/1.t"
 safe "${HOSTNAME:-capture-$job_id-$name}" 200
 me=$v
+rm -f "$out/.capture-complete" "$out/.retrieved"
 
 # --- stopping ---------------------------------------------------------------------------------
 
@@ -495,13 +491,9 @@ if [ "$interrupted" -ne 0 ]; then status=interrupted code=143; fi
 } >"$work/summary"
 cp "$work/summary" "$out/$me.summary.txt" 2>/dev/null || printf 'capture: cannot write %s/%s.summary.txt\n' "$out" "$me" >&2
 if [ "$nfiles" -gt 0 ] && command -v sha256sum >/dev/null 2>&1; then
-	(
-		cd "$out"
-		for i in $all; do
-			read -r _ _ _ base <"$work/$i.t"
-			sha256sum -- "$base.pcap"* 2>/dev/null || true
-		done
-	) >"$out/SHA256SUMS.$me" || printf 'capture: cannot write %s/SHA256SUMS.%s\n' "$out" "$me" >&2
+	# The digests of the files the summary lists ([A-Za-z0-9._-] names; one gone is left out).
+	(cd "$out" && xargs sha256sum -- <"$work/names" 2>/dev/null || true) >"$out/SHA256SUMS.$me" ||
+		printf 'capture: cannot write %s/SHA256SUMS.%s\n' "$out" "$me" >&2
 fi
 
 # Under the kubelet's 4 KiB: lines in order while they fit (the Pods' lines come first, so they
