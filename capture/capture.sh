@@ -1,48 +1,33 @@
 #!/bin/sh
 # capture.sh: capture the packets of one or more Pods, each in its own network namespace, from a
-# Job's Pod on their node (hostPID). The ConfigMap carries it; the Job runs
+# Job's Pod on their node (hostPID). POSIX sh: it runs under dash, bash and busybox ash.
 #   /bin/sh /etc/packet-capture/capture.sh <pod-name>/<pod-uid> [<pod-name>/<pod-uid> ...]
-# POSIX sh: it runs under dash, bash and busybox ash.
+# Settings are the ConfigMap's other keys, files beside this script, read as data, never sourced:
+#   duration-seconds, output-dir, job-id (required); interface (any); snaplen (262144); filter
+#   (one tcpdump argument after --); max-file-size-mb, max-files, packet-count (tcpdump -C, -W,
+#   -c; 0: none); network-snapshot (on|off); retention-seconds (Pod output: stay up for
+#   `kubectl cp` until <output-dir>/.retrieved appears); proc-root (/proc); target-namespace
+#   (env TARGET_POD_NAMESPACE wins). TARGET_NODE_NAME names the node in messages.
+# The planner validated them (capture/settings.go); this script checks only what keeps it in its
+# paths and out of the shell: absolute paths, digits for numbers, the shape of each argument.
 #
-# Settings are files beside this script (the ConfigMap's keys), read as data, never sourced:
-#   duration-seconds, output-dir, job-id (required); interface (any); snaplen (262144);
-#   filter (one tcpdump argument after --); max-file-size-mb, max-files, packet-count (tcpdump
-#   -C, -W and -c per Pod; 0: none); network-snapshot (on|off, default on); retention-seconds
-#   (stay alive after the capture for `kubectl cp`, until <output-dir>/.retrieved appears);
-#   proc-root (/proc); target-namespace (the env TARGET_POD_NAMESPACE wins).
-# The planner validated them: this script checks only what keeps it inside its paths and out of
-# the shell (absolute paths, digits for numbers, the shape of each argument). TARGET_NODE_NAME
-# (env) names the node in messages.
+# Per target Pod: find its network namespace, run one tcpdump in it, stop it duration-seconds
+# after every tcpdump listens (waiting at most 10 s) or when the Pod's process ends (gone). A Pod
+# not found is looked for every second of the window; the node's own namespace is refused.
 #
-# A Pod's processes are those with its uid in their cgroup (CRI-O's conmon aside); its network
-# namespace is its sandbox's (pause), or else the one most of its processes share, and a process
-# of the Pod in another one is reported. The node's own namespace (<proc-root>/1's) is refused.
-# A Pod not found is looked for every second within the capture window (a container may be
-# restarting). One tcpdump per Pod; one timer stops them all (SIGINT: they close their files)
-# duration-seconds after every one listens (waiting at most 10 s). A Pod whose process ends
-# (its pid gone, or reused: field 22 of /proc/<pid>/stat) has its tcpdump stopped: gone.
-#
-# Files in output-dir, per Pod with base = <namespace>_<pod>_<job-id>_<UTC start>:
-#   <base>.pcap (tcpdump's rotation number after it with -C); <base>.netstate-start.txt and
-#   <base>.netstate-end.txt: addresses, routes, neighbours, sockets and counters inside the Pod's
-#   namespace (a missing tool is noted). Then summary.txt, SHA256SUMS of the PCAP files (where
-#   sha256sum exists) and .capture-complete, before the retention window.
-#
-# The summary (format and parser: capture/summary.go) goes to stdout and, cut under 4 KiB, to
-# ${TERMINATION_LOG:-/dev/termination-log}. The status and the exit code are those of the first
-# Pod in argument order that is not ok; a stop signal overrides them. The other Pods are
-# captured whatever one Pod's fate, and no tcpdump outlives the script.
-#   0 ok (the duration, or packet-count)     2 bad-settings: nothing was captured
-#   3 pod-not-found within the window        4 tcpdump-failed
-#   5 gone: its process ended mid-capture    6 host-network: refused
-#   143 interrupted (SIGTERM/SIGINT): files complete up to then
+# Files in output-dir, per target Pod (base = <namespace>_<pod>_<job-id>_<UTC start>):
+#   <base>.pcap[N], <base>.netstate-start.txt and <base>.netstate-end.txt; per capture Pod
+#   (HOSTNAME: Jobs sharing a HostPath or claim keep theirs): <HOSTNAME>.summary.txt and
+#   SHA256SUMS.<HOSTNAME>; then .capture-complete. The summary (capture/summary.go) also goes to
+#   stdout and, cut under 4 KiB, to ${TERMINATION_LOG:-/dev/termination-log}. Its status and the
+#   exit code are the first not-ok Pod's in argument order, unless a stop signal came:
+#   0 ok   2 bad-settings   3 pod-not-found   4 tcpdump-failed   5 gone (its process ended)
+#   6 host-network (refused)   143 interrupted (SIGTERM/SIGINT; files complete up to then)
 
 set -eu
 LC_ALL=C
 export LC_ALL
 umask 022
-
-SUMMARY_MAX=4000
 term_log=${TERMINATION_LOG:-/dev/termination-log}
 conf=${0%/*}
 if [ "$conf" = "$0" ]; then conf=.; fi
@@ -52,11 +37,10 @@ report() {
 	printf '%s\n' "$1"
 	(printf '%s\n' "$1" >"$term_log") 2>/dev/null || true
 }
-
 # Until the capture sets its own trap, a stop signal ends the script at once, saying so.
 trap 'report status=interrupted; exit 143' TERM INT
 
-# die MESSAGE: refuse the settings or arguments.
+# die MESSAGE: refuse the settings or arguments; nothing was captured.
 die() {
 	printf 'capture: %s\n' "$1" >&2
 	report "$(printf 'status=bad-settings\n%.3900s' "$1")"
@@ -74,12 +58,10 @@ get() {
 	fi
 }
 
-# num NAME [DEFAULT]: a whole-number setting in $v. Only digits: it goes into arithmetic.
+# num NAME [DEFAULT]: a whole number of at most 10 digits in $v: it goes into test and arithmetic.
 num() {
 	get "$@"
 	case $v in '' | *[!0-9]* | ???????????*) die "setting $1: \"$v\" is not a whole number" ;; esac
-	v=${v#"${v%%[!0]*}"} # no leading 0: that would be octal
-	v=${v:-0}
 }
 
 # safe VALUE MAX: VALUE with every character but [A-Za-z0-9.-] made _, cut to MAX, never a
@@ -87,16 +69,6 @@ num() {
 safe() {
 	v=$(printf '%s' "$1" | tr -c 'A-Za-z0-9.-' _ | cut -c "1-$2")
 	case $v in '') v=_ ;; .*) v=_${v#.} ;; esac
-}
-
-# underscored VALUE: VALUE with _ for each -, in $v (without a fork: it runs once per Pod).
-underscored() {
-	IFS=-
-	# shellcheck disable=SC2086 # split at -
-	set -- $1
-	IFS=_
-	v=$*
-	unset IFS
 }
 
 num duration-seconds; duration=$v
@@ -116,92 +88,112 @@ node=${TARGET_NODE_NAME:-}
 case $out in /*) ;; *) die "setting output-dir: \"$out\" is not an absolute path" ;; esac
 case $proc in /*) ;; *) die "setting proc-root: \"$proc\" is not an absolute path" ;; esac
 
-# The arguments, checked before anything runs: names and uids that pass hold only
-# [0-9A-Za-z.-], so they are safe in patterns and file names.
-if [ $# -eq 0 ]; then
-	die "arguments: none; the Job passes one argument <pod-name>/<pod-uid> per target Pod"
-fi
-i=0
-for a in "$@"; do
-	i=$((i + 1))
-	name=${a%%/*} uid=${a#*/}
-	case $a in */*) ;; *) die "argument $i \"$a\": not <pod-name>/<pod-uid>" ;; esac
-	case $name in '' | *[!a-z0-9.-]* | [.-]* | *[.-]) die "argument $i \"$a\": \"$name\" is not a Pod name" ;; esac
-	if [ ${#name} -gt 253 ]; then die "argument $i: the Pod name is longer than 253 characters"; fi
-	case $uid in '' | *[!0-9A-Za-z-]* | -*) die "argument $i \"$a\": \"$uid\" is not a Pod uid" ;; esac
-	if [ ${#uid} -lt 8 ] || [ ${#uid} -gt 64 ]; then die "argument $i \"$a\": \"$uid\" is not a Pod uid"; fi
-done
-ntargets=$#
-
 mkdir -p "$out" 2>/dev/null || true
 if [ ! -d "$out" ] || [ ! -w "$out" ]; then die "setting output-dir: $out is not a writable directory"; fi
-rm -f "$out/.capture-complete" "$out/.retrieved"
-
 # The work directory holds, per target Pod by argument number i: i.t ("<name> <uid> <uid with _
-# for -> <its files' base name>"); once found i.pid and i.start (the process followed) and
-# i.warn, or i.host when refused; from its runner i.log (tcpdump's messages), i.t0 (its start,
-# epoch seconds), i.tpid (tcpdump's pid), and last i.rc ("<exit status> <seconds captured>");
-# i.gone when its process went away.
-work=$(mktemp -d 2>/dev/null) || work=
-if [ -z "$work" ]; then
-	work=$out/.capture-work.$$
-	mkdir "$work" || die "setting output-dir: cannot make a work directory $work"
-fi
+# for -> <base>"); once found i.pid and i.start (the process followed, its start time) and i.warn,
+# or i.host when refused; from its runner i.log (tcpdump's messages), i.tpid (tcpdump's pid) and
+# last i.rc ("<exit status> <seconds captured>"); i.gone (its pid) when its process went away.
+work=$(mktemp -d 2>/dev/null) || work=$out/.capture-work.$$
+if [ ! -d "$work" ]; then mkdir "$work" || die "setting output-dir: cannot make a work directory $work"; fi
+trap 'rm -rf "$work" 2>/dev/null || true' EXIT
 
+# The arguments, checked before any capture starts: names and uids that pass hold only
+# [0-9A-Za-z.-], so they are safe in patterns and file names. A long Pod name is cut for its file name; a cut
+# that meets another gets the argument number.
+if [ $# -eq 0 ]; then die "arguments: none; the Job passes one argument <pod-name>/<pod-uid> per target Pod"; fi
 start=$(date -u +%Y%m%dT%H%M%SZ)
 safe "$pod_ns" 63
 prefix=${v}_
 safe "$job_id" 16
 suffix=_${v}_$start
+ntargets=$#
 i=0
 all=
 used=' '
 for a in "$@"; do
 	i=$((i + 1))
 	all="$all $i"
-	# A long Pod name is cut for its file name; a cut that meets another gets the argument number.
-	p=${a%%/*}
+	name=${a%%/*} uid=${a#*/}
+	case $a in */*) ;; *) die "argument $i \"$a\": not <pod-name>/<pod-uid>" ;; esac
+	case $name in '' | *[!a-z0-9.-]* | [.-]* | *[.-]) die "argument $i \"$a\": \"$name\" is not a Pod name" ;; esac
+	if [ ${#name} -gt 253 ]; then die "argument $i: the Pod name is longer than 253 characters"; fi
+	case $uid in '' | *[!0-9A-Za-z-]* | -*) die "argument $i \"$a\": \"$uid\" is not a Pod uid" ;; esac
+	if [ ${#uid} -lt 8 ] || [ ${#uid} -gt 64 ]; then die "argument $i \"$a\": \"$uid\" is not a Pod uid"; fi
+	p=$name
 	if [ ${#p} -gt 100 ]; then p=$(printf '%.100s' "$p"); fi
 	case $used in *" $p "*) p=$p-$i ;; esac
 	used="$used$p "
-	underscored "${a#*/}"
-	printf '%s %s %s %s\n' "${a%%/*}" "${a#*/}" "$v" "$prefix$p$suffix" >"$work/$i.t"
+	# The uid with _ for each - (the systemd cgroup driver's spelling), without a fork.
+	IFS=-
+	# shellcheck disable=SC2086 # split at -
+	set -- $uid
+	IFS=_
+	printf '%s %s %s %s\n' "$name" "$uid" "$*" "$prefix$p$suffix" >"$work/$i.t"
+	unset IFS
 done
+# The summary and checksums are named after the capture Pod (its HOSTNAME: Jobs that share a
+# HostPath or claim each keep theirs), or else after the job and the first target.
+read -r name _ <"$work/1.t"
+safe "${HOSTNAME:-capture-$job_id-$name}" 200
+me=$v
+rm -f "$out/.capture-complete" "$out/.retrieved"
 
-# --- signals ----------------------------------------------------------------------------------
+# --- stopping ---------------------------------------------------------------------------------
 
-# runners are "i:pid" of the runners started; a runner lives until it has written i.rc, so one
-# without i.rc can be signalled without hitting a reused pid. Functions that traps call keep
-# variables of their own: a trap may run inside any loop.
+# Only this shell traps signals: a runner just waits for its tcpdump. A stop signal, the timer
+# (SIGALRM) or a Pod gone starts one stopper per tcpdump still running. runners are "i:pid" of
+# the runners started; i.rc says that target's tcpdump has ended.
 runners=
 timer=
 interrupted=0
+timed_out=0
 
-# stop_runners: stop every tcpdump still running. .stop tells a runner that has not set its
-# trap yet, or starts later.
-stop_runners() {
-	: >"$work/.stop" 2>/dev/null || true
-	for sr in $runners; do
-		if [ ! -e "$work/${sr%%:*}.rc" ]; then kill -TERM "${sr#*:}" 2>/dev/null || true; fi
+# stopper I RUNNER: stop target I's tcpdump, whose pid its runner RUNNER writes to i.tpid. A
+# listening tcpdump ends on SIGINT, closing its files. One not listening yet may still ignore
+# SIGINT (a background command starts so) but ends on SIGTERM before it opens a file; a signal
+# between fork and exec is lost: repeat until it ends.
+stopper() {
+	while [ ! -e "$work/$1.rc" ] && kill -0 "$2" 2>/dev/null; do
+		if read -r sp 2>/dev/null <"$work/$1.tpid"; then
+			if grep -q 'listening on' "$work/$1.log" 2>/dev/null; then
+				kill -INT "$sp" 2>/dev/null || true
+				return 0
+			fi
+			kill -TERM "$sp" 2>/dev/null || true
+		fi
+		sleep 0.5 2>/dev/null || sleep 1
 	done
 }
 
-# shellcheck disable=SC2317 # called by the trap
+# stop I:PID...: start a stopper for each of these runners still capturing, once.
+stop() {
+	for s in "$@"; do
+		if [ ! -e "$work/${s%%:*}.rc" ] && mkdir "$work/${s%%:*}.stop" 2>/dev/null; then
+			stopper "${s%%:*}" "${s#*:}" &
+		fi
+	done
+}
+
+# finish: stop every tcpdump and the timer, and wait for every child (runners, stoppers, timer);
+# a trapped signal cuts the wait short: wait again. No tcpdump outlives the script.
+finish() {
+	# shellcheck disable=SC2086 # i:pid words
+	stop $runners
+	if [ -n "$timer" ]; then kill "$timer" 2>/dev/null || true; fi
+	timer=
+	until wait; do :; done
+}
+
+# shellcheck disable=SC2317,SC2086 # called by the traps; i:pid words
 on_signal() {
 	interrupted=1
-	stop_runners
+	stop $runners
 }
 trap on_signal TERM INT
-
-# shellcheck disable=SC2317 # called by the trap
-on_exit() {
-	stop_runners
-	for er in $runners; do wait "${er#*:}" 2>/dev/null || true; done
-	runners=
-	if [ -n "$timer" ]; then kill "$timer" 2>/dev/null || true; fi
-	rm -rf "$work" 2>/dev/null || true
-}
-trap on_exit EXIT
+# shellcheck disable=SC2086 # i:pid words
+trap 'timed_out=1; stop $runners' ALRM
+trap 'finish; rm -rf "$work" 2>/dev/null || true' EXIT
 
 # --- finding a Pod's network namespace --------------------------------------------------------
 
@@ -222,9 +214,9 @@ alive() {
 	[ "${st%% *}" != Z ] && [ "${st#* }" = "$2" ]
 }
 
-# find_pods I...: look for the processes of target Pods I... and, for each found, write i.pid
-# and i.start (or i.host). The kubelet names a Pod's cgroup with its uid as it is (cgroupfs:
-# .../pod<uid>/<container>) or with _ for - (systemd: ...-pod<uid_>.slice/crio-<id>.scope).
+# find_pods I...: look for the processes of target Pods I... and, for each found, choose one. The
+# kubelet names a Pod's cgroup with its uid as it is (cgroupfs: .../pod<uid>/<container>) or with
+# _ for - (systemd: ...-pod<uid_>.slice/crio-<id>.scope).
 find_pods() {
 	: >"$work/patterns"
 	for fi in "$@"; do
@@ -240,9 +232,9 @@ find_pods() {
 	done
 }
 
-# choose I: target I's process among the cgroup files on stdin: its sandbox (pause), or else
-# one of those sharing the namespace most of them share. conmon is the runtime's, in the host
-# namespace: skipped.
+# choose I: target I's process among the cgroup files on stdin: its sandbox (pause), or else one
+# of those in the namespace most of them share; the others elsewhere are reported. conmon
+# (CRI-O's, in the host namespace) is skipped. Writes i.pid and i.start, or i.host.
 choose() {
 	pids=
 	sandbox=
@@ -314,16 +306,12 @@ netstate() {
 }
 
 # run_target I NETNS: the runner of target I, in the background: tcpdump in the network
-# namespace NETNS until it ends; a SIGTERM to the runner (or .stop) stops it. Then i.rc.
+# namespace NETNS until it ends (a stopper stops it), then i.rc and the end snapshot.
 run_target() {
 	ri=$1
 	rnet=$2
 	read -r rname _ _ rbase <"$work/$ri.t"
-	stop=0
-	nagger=
-	trap 'stop=1' TERM
 	t0=$(date +%s)
-	printf '%s\n' "$t0" >"$work/$ri.t0"
 	if [ "$snapshot" != off ]; then netstate "$rnet" start >"$out/$rbase.netstate-start.txt" 2>&1 || true; fi
 
 	# -U: every packet written at once, so an abrupt end loses nothing. --: the filter is one
@@ -339,78 +327,33 @@ run_target() {
 	set -- "$@" --
 	if [ -n "$filter" ]; then set -- "$@" "$filter"; fi
 	nsenter --net="$rnet" -- tcpdump "$@" </dev/null >>"$work/$ri.log" 2>&1 &
-	tpid=$!
-	printf '%s\n' "$tpid" >"$work/$ri.tpid"
-	if [ -e "$work/.stop" ]; then stop=1; fi
-	# A trapped signal makes wait return early: then stop tcpdump, once, and wait again.
-	while :; do
-		if [ "$stop" -ne 0 ] && [ -z "$nagger" ]; then
-			# A listening tcpdump ends on SIGINT, closing its files. One not listening yet may
-			# still ignore SIGINT (a background command starts so) but ends on SIGTERM before
-			# it opens a file; a signal between fork and exec is lost: repeat until it ends.
-			(
-				while [ ! -e "$work/$ri.rc" ]; do
-					if grep -q 'listening on' "$work/$ri.log" 2>/dev/null; then
-						kill -INT "$tpid" 2>/dev/null || true
-						exit 0
-					fi
-					kill -TERM "$tpid" 2>/dev/null || true
-					sleep 0.5 2>/dev/null || sleep 1
-				done
-			) &
-			nagger=$!
-			trap '' TERM # stopping: a further stop signal must not cut the wait short
-		fi
-		rc=0
-		wait "$tpid" || rc=$?
-		# Whether the wait ended for tcpdump or for a signal only tcpdump tells: its status may
-		# be > 128 either way, bash may return early for a signal already handled, and once it
-		# has lost track of tcpdump it says -1 or 127.
-		if [ "$rc" -ne 0 ] && kill -0 "$tpid" 2>/dev/null; then
-			case $rc in -* | 127) sleep 0.1 2>/dev/null || sleep 1 ;; esac
-			continue
-		fi
-		break
-	done
-	# Ended during a wait cut short, its status is lost; one that wrote its closing counts
-	# ended cleanly.
-	if [ "$rc" -gt 128 ] || [ "$rc" -lt 0 ] || [ "$rc" -eq 127 ]; then
-		if grep -q 'packets* captured$' "$work/$ri.log" 2>/dev/null; then rc=0; fi
-	fi
-	t1=$(date +%s)
-	if [ -n "$nagger" ]; then
-		kill "$nagger" 2>/dev/null || true
-		wait "$nagger" 2>/dev/null || true
-	fi
+	printf '%s\n' "$!" >"$work/$ri.tpid"
+	rc=0
+	wait "$!" || rc=$?
+	printf '%s %s\n' "$rc" "$(($(date +%s) - t0))" >"$work/$ri.rc"
 	# The Pod's process now (a container may have restarted), for the end snapshot.
 	read -r p 2>/dev/null <"$work/$ri.pid" && rnet=$proc/$p/ns/net
 	if [ "$snapshot" != off ]; then netstate "$rnet" end >"$out/$rbase.netstate-end.txt" 2>&1 || true; fi
-	printf '%s %s\n' "$rc" "$((t1 - t0))" >"$work/$ri.rc"
 }
 
-# launch I: start the runner of found target I, unless a signal came.
-launch() {
-	if [ "$interrupted" -ne 0 ]; then return 0; fi
-	read -r pid <"$work/$1.pid"
-	read -r name uid _ base <"$work/$1.t"
-	printf 'capture: pod %s (uid %s) via pid %s on node %s: %s s into %s/%s.pcap\n' \
-		"$pod_ns/$name" "$uid" "$pid" "${node:-?}" "$duration" "$out" "$base"
-	# Its stderr would only say that a shell reaped a tcpdump ended by SIGTERM.
-	run_target "$1" "$proc/$pid/ns/net" 2>/dev/null &
-	runners="$runners $1:$!"
-}
-
-# find_and_start I...: look for targets I... and start those found; the rest stay in $missing.
-missing=
+# find_and_start I...: look for targets I... and start a runner for each found, unless a signal
+# came; the others not refused stay in $missing.
 find_and_start() {
 	find_pods "$@"
 	missing=
 	for si in "$@"; do
-		if [ -e "$work/$si.pid" ]; then
-			launch "$si"
-		elif [ ! -e "$work/$si.host" ]; then
+		if [ -e "$work/$si.host" ] || [ "$interrupted" -ne 0 ]; then continue; fi
+		if [ ! -e "$work/$si.pid" ]; then
 			missing="$missing $si"
+			continue
 		fi
+		read -r pid <"$work/$si.pid"
+		read -r name uid _ base <"$work/$si.t"
+		printf 'capture: pod %s (uid %s) via pid %s on node %s: %s s into %s/%s.pcap\n' \
+			"$pod_ns/$name" "$uid" "$pid" "${node:-?}" "$duration" "$out" "$base"
+		# Its stderr would only say that a shell reaped a tcpdump ended by SIGTERM.
+		run_target "$si" "$proc/$pid/ns/net" 2>/dev/null &
+		runners="$runners $si:$!"
 	done
 }
 
@@ -422,8 +365,8 @@ running() {
 	done
 }
 
-# sleep_for SECONDS: a sleep that a signal ends.
-sleep_for() {
+# nap SECONDS: a sleep that a signal ends.
+nap() {
 	sleep "$1" &
 	sleeper=$!
 	wait "$sleeper" || kill "$sleeper" 2>/dev/null || true
@@ -436,40 +379,33 @@ fi
 find_and_start $all
 
 # The duration counts from the moment every tcpdump listens (or has ended), at most 10 s on.
-# Those found so leave $unready, so a poll looks only at the first one still starting.
-running
-unready=$live
 n=0
-while [ -n "$unready" ] && [ "$n" -lt 100 ] && [ "$interrupted" -eq 0 ]; do
+running
+while [ -n "$live" ] && [ "$n" -lt 100 ] && [ "$interrupted" -eq 0 ]; do
 	# shellcheck disable=SC2086 # argument numbers only
-	set -- $unready
-	while [ $# -gt 0 ] && { [ -e "$work/$1.rc" ] || grep -q 'listening on' "$work/$1.log" 2>/dev/null; }; do
-		shift
-	done
-	unready=$*
-	if [ -n "$unready" ]; then sleep 0.1 2>/dev/null || sleep 1; fi
+	set -- $live
+	while [ $# -gt 0 ] && { [ -e "$work/$1.rc" ] || grep -q 'listening on' "$work/$1.log" 2>/dev/null; }; do shift; done
+	live=$*
+	if [ -n "$live" ]; then sleep 0.1 2>/dev/null || sleep 1; fi
 	n=$((n + 1))
 done
 if [ "$interrupted" -eq 0 ]; then
 	(
 		sleeper=
-		trap 'if [ -n "$sleeper" ]; then kill "$sleeper" 2>/dev/null; fi; exit 0' TERM
-		sleep "$duration" &
-		sleeper=$!
-		wait "$sleeper" || true
-		stop_runners
-		: >"$work/.timer-done"
+		trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+		nap "$duration"
+		kill -ALRM $$
 	) &
 	timer=$!
 fi
 
 # Until the timer ends, or every capture has ended and no Pod is missing: follow each Pod's
 # process and look again for the missing Pods.
-while [ "$interrupted" -eq 0 ] && [ ! -e "$work/.timer-done" ]; do
+while [ "$interrupted" -eq 0 ] && [ "$timed_out" -eq 0 ]; do
 	running
 	if [ -z "$live$missing" ]; then break; fi
-	sleep_for 1
-	if [ "$interrupted" -ne 0 ] || [ -e "$work/.timer-done" ]; then break; fi
+	nap 1
+	if [ "$interrupted" -ne 0 ] || [ "$timed_out" -ne 0 ]; then break; fi
 	for g in $live; do
 		read -r pid <"$work/$g.pid"
 		read -r pstart <"$work/$g.start"
@@ -479,58 +415,29 @@ while [ "$interrupted" -eq 0 ] && [ ! -e "$work/.timer-done" ]; do
 		read -r tpid 2>/dev/null <"$work/$g.tpid" || true
 		rm -f "$work/$g.pid"
 		find_pods "$g"
-		if [ -e "$work/$g.pid" ] && read -r p <"$work/$g.pid" && [ "$proc/$p/ns/net" -ef "/proc/$tpid/ns/net" ]; then
-			continue
-		fi
+		if read -r p 2>/dev/null <"$work/$g.pid" && [ "$proc/$p/ns/net" -ef "/proc/$tpid/ns/net" ]; then continue; fi
 		rm -f "$work/$g.host"
 		printf '%s\n' "$pid" >"$work/$g.pid"
-		t0=$(date +%s)
-		read -r t0 2>/dev/null <"$work/$g.t0" || true
-		printf 'its process %s ended %s s into the capture: the Pod was deleted, evicted or restarted\n' \
-			"$pid" "$(($(date +%s) - t0))" >"$work/$g.gone"
+		printf '%s\n' "$pid" >"$work/$g.gone"
 		for gr in $runners; do
-			if [ "${gr%%:*}" = "$g" ]; then kill -TERM "${gr#*:}" 2>/dev/null || true; fi
+			if [ "${gr%%:*}" = "$g" ]; then stop "$gr"; fi
 		done
 	done
 	# shellcheck disable=SC2086 # argument numbers only
 	if [ -n "$missing" ]; then find_and_start $missing; fi
 done
-
-# Stop and wait for every runner; a trapped signal makes wait return early: then wait again.
-stop_runners
-for r in $runners; do
-	while :; do
-		# Returned early for a signal when the runner still runs.
-		rc=0
-		wait "${r#*:}" || rc=$?
-		if [ "$rc" -gt 128 ] && kill -0 "${r#*:}" 2>/dev/null; then continue; fi
-		break
-	done
-done
-runners=
-if [ -n "$timer" ]; then
-	kill "$timer" 2>/dev/null || true
-	wait "$timer" 2>/dev/null || true
-	timer=
-fi
+finish
 
 # --- the summary ------------------------------------------------------------------------------
 
-status=ok
-code=0
-failed=0
-nfiles=0
-bytes=0
-packets=0
-dropped=0
+status=ok code=0 failed=0 nfiles=0 bytes=0 packets=0 dropped=0
 : >"$work/targets"
 : >"$work/whys"
 : >"$work/names"
 for i in $all; do
 	read -r name uid _ base <"$work/$i.t"
-	tp=0 tb=0 td=0 tf=0 secs=0 rc=
+	tp=0 tb=0 td=0 tf=0 secs=0 rc= why=
 	if [ -e "$work/$i.rc" ]; then read -r rc secs <"$work/$i.rc"; fi
-	why=
 	# tcpdump's closing lines: "N packets captured", "N packets dropped by kernel".
 	if [ -e "$work/$i.log" ]; then
 		while read -r cn cw; do
@@ -542,8 +449,7 @@ for i in $all; do
 		if [ ! -f "$f" ]; then continue; fi
 		# shellcheck disable=SC2046 # the fields of ls -ln: the fifth is the size
 		set -- $(ls -ln -- "$f")
-		tb=$((tb + $5))
-		tf=$((tf + 1))
+		tb=$((tb + $5)) tf=$((tf + 1))
 		printf '%s\n' "${f##*/}" >>"$work/names"
 	done
 	if [ -e "$work/$i.host" ]; then
@@ -551,19 +457,16 @@ for i in $all; do
 		why="its network namespace (of process $(cat "$work/$i.host")) is the node's own: refused, it would capture every Pod on the node"
 	elif [ -e "$work/$i.gone" ]; then
 		st=gone c=5
-		why=$(cat "$work/$i.gone")
+		why="its process $(cat "$work/$i.gone") ended $secs s into the capture: the Pod was deleted, evicted or restarted"
 	elif [ "$interrupted" -ne 0 ]; then
-		st=interrupted c=143
-		why="the capture Pod was stopped (SIGTERM or SIGINT) $secs s into its capture"
+		st=interrupted c=143 why="the capture Pod was stopped (SIGTERM or SIGINT) $secs s into its capture"
 	elif [ ! -e "$work/$i.pid" ]; then
 		st=pod-not-found c=3
 		why="no process under $proc had pod uid $uid in its cgroup during the capture: the Pod is gone or does not run on ${node:+node }${node:-this node}"
 	elif [ "$rc" != 0 ]; then
 		st=tcpdump-failed c=4
 		why=$(grep -v -e '^$' -e 'listening on' -e 'data link type' -e 'packets* ' "$work/$i.log" | tail -n 4 | tr '\n' ' ') || true
-		case $why in
-		*"Couldn't change"*) why="$why(tcpdump needs CAP_SETGID to keep root)" ;;
-		esac
+		case $why in *"Couldn't change"*) why="$why(tcpdump needs CAP_SETGID to keep root)" ;; esac
 		why="tcpdump exited with status ${rc:-unknown}: $why"
 	else
 		st=ok c=0
@@ -586,15 +489,11 @@ if [ "$interrupted" -ne 0 ]; then status=interrupted code=143; fi
 	printf '#pod status packets bytes dropped files seconds\n'
 	cat "$work/targets" "$work/whys" "$work/names"
 } >"$work/summary"
-cp "$work/summary" "$out/summary.txt" 2>/dev/null || printf 'capture: cannot write %s/summary.txt\n' "$out" >&2
+cp "$work/summary" "$out/$me.summary.txt" 2>/dev/null || printf 'capture: cannot write %s/%s.summary.txt\n' "$out" "$me" >&2
 if [ "$nfiles" -gt 0 ] && command -v sha256sum >/dev/null 2>&1; then
-	(
-		cd "$out"
-		for i in $all; do
-			read -r _ _ _ base <"$work/$i.t"
-			sha256sum -- "$base.pcap"* 2>/dev/null || true
-		done
-	) >"$out/SHA256SUMS" || printf 'capture: cannot write %s/SHA256SUMS\n' "$out" >&2
+	# The digests of the files the summary lists ([A-Za-z0-9._-] names; one gone is left out).
+	(cd "$out" && xargs sha256sum -- <"$work/names" 2>/dev/null || true) >"$out/SHA256SUMS.$me" ||
+		printf 'capture: cannot write %s/SHA256SUMS.%s\n' "$out" "$me" >&2
 fi
 
 # Under the kubelet's 4 KiB: lines in order while they fit (the Pods' lines come first, so they
@@ -603,7 +502,7 @@ lines=$(wc -l <"$work/summary")
 summary=
 n=0
 while IFS= read -r line; do
-	if [ $((${#summary} + ${#line} + 30)) -gt "$SUMMARY_MAX" ]; then
+	if [ $((${#summary} + ${#line} + 30)) -gt 4000 ]; then
 		summary="$summary
 ... and $((lines - n)) more"
 		break
@@ -614,16 +513,14 @@ while IFS= read -r line; do
 done <"$work/summary"
 report "$summary"
 : >"$out/.capture-complete"
-
 if [ "$interrupted" -ne 0 ]; then exit 143; fi
 
-# --- retention (Pod output) -------------------------------------------------------------------
-
+# Retention (Pod output): keep the container up for `kubectl cp` until .retrieved appears.
 if [ "$retention" -gt 0 ] && [ "$nfiles" -gt 0 ]; then
 	printf 'capture: keeping the files for %s s; create %s/.retrieved to end sooner\n' "$retention" "$out"
 	waited=0
 	while [ "$waited" -lt "$retention" ] && [ ! -e "$out/.retrieved" ] && [ "$interrupted" -eq 0 ]; do
-		sleep_for 1
+		nap 1
 		waited=$((waited + 1))
 	done
 fi

@@ -20,8 +20,10 @@ import (
 
 // Names of the files capture.sh writes beside the PCAPs: the summary (the
 // same text as the termination message) and the SHA-256 of every file, in
-// sha256sum's format. In a directory shared by many Jobs (HostPath, claim)
-// they may carry a prefix; any name ending so is read.
+// sha256sum's format. capture.sh names them after the capture Pod
+// (<pod>.summary.txt, SHA256SUMS.<pod>), so that Jobs sharing a directory
+// (HostPath, claim) keep theirs; any name ending in summaryFile or starting
+// with sumsFile is read.
 const (
 	summaryFile = "summary.txt"
 	sumsFile    = "SHA256SUMS"

@@ -50,6 +50,9 @@ type options struct {
 	memCgroup string
 	// pathPrefix goes before the image's PATH, to put stand-ins first.
 	pathPrefix string
+	// outDir, when set, is the output directory instead of a new empty
+	// one: a HostPath or claim that several Jobs share.
+	outDir string
 }
 
 // capRun is a running capture.
@@ -65,6 +68,10 @@ type capRun struct {
 	done    chan struct{}
 	exit    int
 	ended   time.Time
+
+	// summaryFile and sumsFile are the names of the summary and checksum
+	// files this capture Pod writes in outDir.
+	summaryFile, sumsFile string
 }
 
 // result is what a finished capture left.
@@ -79,7 +86,10 @@ type result struct {
 	summary    capture.Summary
 	summaryErr error
 	outDir     string
-	args       []string
+	// summaryFile and sumsFile are the capture Pod's summary and checksum
+	// files in outDir.
+	summaryFile, sumsFile string
+	args                  []string
 	// files are the capture's PCAP files in the output directory, sorted.
 	files []string
 }
@@ -122,12 +132,15 @@ func startCapture(t *testing.T, r rendered, o options) *capRun {
 	}
 
 	dir := t.TempDir()
-	run := &capRun{done: make(chan struct{}), outDir: filepath.Join(dir, "out"), termLog: filepath.Join(dir, "termination-log")}
-	if err := os.Mkdir(run.outDir, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(run.outDir, 0o777); err != nil { // an emptyDir is world-writable
-		t.Fatal(err)
+	run := &capRun{done: make(chan struct{}), outDir: o.outDir, termLog: filepath.Join(dir, "termination-log")}
+	if run.outDir == "" {
+		run.outDir = filepath.Join(dir, "out")
+		if err := os.Mkdir(run.outDir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(run.outDir, 0o777); err != nil { // an emptyDir is world-writable
+			t.Fatal(err)
+		}
 	}
 	data := make(map[string]string, len(r.configMap.Data))
 	for k, v := range r.configMap.Data {
@@ -181,7 +194,12 @@ func startCapture(t *testing.T, r rendered, o options) *capRun {
 		t.Fatalf("unknown shell %q", o.shell)
 	}
 
-	env := []string{"PATH=" + imagePath, "HOSTNAME=" + r.job.Name + "-abcde"}
+	// Inside a Pod, HOSTNAME is the Pod's name.
+	hostname := r.job.Name + "-abcde"
+	if h, ok := o.env["HOSTNAME"]; ok {
+		hostname = h
+	}
+	env := []string{"PATH=" + imagePath, "HOSTNAME=" + hostname}
 	if o.shell == shellBusybox {
 		env[0] = "PATH=" + busyboxPath(t)
 	}
@@ -226,6 +244,13 @@ func startCapture(t *testing.T, r rendered, o options) *capRun {
 	if o.replaceArgs {
 		run.args = o.args
 	}
+	// Without HOSTNAME the script names them after the job and the first target.
+	me := hostname
+	if me == "" && len(run.args) > 0 {
+		pod, _, _ := strings.Cut(run.args[0], "/")
+		me = "capture-" + data["job-id"] + "-" + pod
+	}
+	run.summaryFile, run.sumsFile = me+".summary.txt", "SHA256SUMS."+me
 	argv = append(argv, run.args...)
 
 	run.cmd = exec.Command(argv[0], argv[1:]...)
@@ -546,6 +571,9 @@ func (c *capRun) wait(t *testing.T, timeout time.Duration) result {
 		stderr:  c.stderr.String(),
 		outDir:  c.outDir,
 		files:   captureFiles(t, c.outDir),
+
+		summaryFile: c.summaryFile,
+		sumsFile:    c.sumsFile,
 	}
 	if b, err := os.ReadFile(c.termLog); err == nil {
 		r.termLog = string(b)

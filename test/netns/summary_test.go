@@ -55,9 +55,9 @@ func checkSummary(t *testing.T, res result, want string, packets int) capture.Su
 	if !strings.Contains(res.stdout, strings.TrimRight(res.termLog, "\n")) {
 		t.Errorf("stdout does not carry the summary:\n%s", res.stdout)
 	}
-	text, err := os.ReadFile(filepath.Join(res.outDir, "summary.txt"))
+	text, err := os.ReadFile(filepath.Join(res.outDir, res.summaryFile))
 	if err != nil {
-		t.Fatalf("no summary.txt: %v", err)
+		t.Fatalf("no %s: %v", res.summaryFile, err)
 	}
 	full, err := capture.ParseSummary(string(text))
 	if err != nil {
@@ -150,7 +150,7 @@ func checkSummary(t *testing.T, res result, want string, packets int) capture.Su
 // else.
 func checkSHA256SUMS(t *testing.T, res result) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(res.outDir, "SHA256SUMS"))
+	b, err := os.ReadFile(filepath.Join(res.outDir, res.sumsFile))
 	if len(res.files) == 0 {
 		if err == nil && len(b) > 0 {
 			t.Errorf("SHA256SUMS without files: %s", b)
@@ -275,7 +275,7 @@ func TestSummaryWorstCase(t *testing.T) {
 		cut.Files != 3*total || cut.Bytes != 3*total*40000000000 {
 		t.Errorf("head %+v, want tcpdump-failed and the totals of %d targets", cut, total)
 	}
-	text, err := os.ReadFile(filepath.Join(res.outDir, "summary.txt"))
+	text, err := os.ReadFile(filepath.Join(res.outDir, res.summaryFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,4 +302,64 @@ func TestSummaryWorstCase(t *testing.T) {
 	line := strings.SplitAfter(string(text), "\n")[2]
 	t.Logf("%d targets at the largest numbers: summary.txt %d bytes (%d lines; a target line is %d bytes); the termination log %d bytes keeps %d of %d target lines, says %d more",
 		total, len(text), lines, len(line), len(res.termLog), len(cut.Targets), total, cut.FilesOmitted)
+}
+
+// TestSharedOutputDir runs two capture Jobs at once into one output
+// directory, as on a HostPath or claim that every Job on a node shares: each
+// capture Pod keeps its own summary (<HOSTNAME>.summary.txt) and checksums
+// (SHA256SUMS.<HOSTNAME>) of its own files, where fixed names would have one
+// Job overwrite the other's. The second runs without HOSTNAME and names them
+// after its job and first target.
+func TestSharedOutputDir(t *testing.T) {
+	requireTools(t)
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "tcpdump"), []byte(fakeTCPDump), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(t.TempDir(), "proc")
+	shared := t.TempDir()
+	if err := os.Chmod(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	jobs := []struct {
+		pod      targetPodSpec
+		hostname string
+		want     string
+	}{
+		{pod: targetPodSpec{name: podA, uid: newUID()}, hostname: "capture-node-a-x1y2z", want: "capture-node-a-x1y2z"},
+		{pod: targetPodSpec{name: podB, uid: newUID()}, want: "capture-" + testJobID + "-" + podB},
+	}
+	var runs []*capRun
+	for i, j := range jobs {
+		// Each Pod's process is the capture's own, in its new network namespace.
+		fakeProc(t, root, strconv.Itoa(1000+i), "app", "0::/kubepods/pod"+j.pod.uid+"/"+randomHex(64)+"\n", "/proc/self/ns/net")
+		r := render(t, nil, spec{duration: "1", pods: []targetPodSpec{j.pod}})
+		runs = append(runs, startCapture(t, r, options{
+			pathPrefix: bin,
+			data:       map[string]string{"proc-root": root},
+			env:        map[string]string{"HOSTNAME": j.hostname},
+			outDir:     shared,
+		}))
+	}
+	for i, c := range runs {
+		res := c.wait(t, 2*loadSlack)
+		if res.exit != 0 {
+			t.Fatalf("capture %d failed: %v", i+1, res)
+		}
+		if res.summaryFile != jobs[i].want+".summary.txt" || res.sumsFile != "SHA256SUMS."+jobs[i].want {
+			t.Fatalf("the harness expects %s and %s", res.summaryFile, res.sumsFile)
+		}
+		// The files of this Job's target Pod; the other Job's are beside them.
+		own := targetNamespace + "_" + jobs[i].pod.name + "_"
+		res.files = slices.DeleteFunc(res.files, func(f string) bool { return !strings.HasPrefix(f, own) })
+		if len(res.files) != 60 {
+			t.Fatalf("capture %d: %d files named %s*, want 60", i+1, len(res.files), own)
+		}
+		checkSummary(t, res, capture.CaptureOK, -1)
+	}
+	for _, fixed := range []string{"summary.txt", "SHA256SUMS"} {
+		if _, err := os.Stat(filepath.Join(shared, fixed)); err == nil {
+			t.Errorf("%s was written: Jobs sharing the directory would overwrite it", fixed)
+		}
+	}
 }
