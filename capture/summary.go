@@ -9,7 +9,7 @@ import (
 
 // The capture summary is what capture.sh writes, once, when a capture Job's
 // captures have ended: to the capture Pod's termination message (which the
-// kubelet caps at 4 KiB) and to summary.txt beside the PCAP files. The
+// kubelet caps at 4 KiB) and to <capture Pod>.summary.txt beside the PCAP files. The
 // function reads it back into the XR's status and the kubectl plugin checks
 // the files it fetches against it. This file is the one description of the
 // format and its one parser; capture.sh is its one writer.
