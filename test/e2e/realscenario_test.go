@@ -515,8 +515,19 @@ func (h *harness) podGoneMidCapture() (err error) {
 	}
 	h.logf("deleted target Pod %s mid-capture", victim)
 	replacement := ""
-	if _, err := h.fetchWhenRetrievable(name, 3); err != nil {
+	dir, err := h.fetchWhenRetrievable(name, 3)
+	if err != nil {
 		return err
+	}
+	// Its files hold what was captured until it went away.
+	got, _, err := readTraffic(dir)
+	if err != nil {
+		return err
+	}
+	if t := got[victim]; t == nil || len(t.seqs) == 0 {
+		return fmt.Errorf("no datagram of %s, deleted 4 s into the capture, in the fetched files", victim)
+	} else {
+		h.logf("%s: %d datagrams captured before it went away", victim, len(t.seqs))
 	}
 	u, err := h.waitObject(xrResource, realXRNamespace, name, 4*time.Minute, func(u *unstructured.Unstructured) (bool, string) {
 		ps := statusPods(u)
