@@ -71,7 +71,7 @@ func TestInputCRDDefaultsAreTheCodes(t *testing.T) {
 			continue
 		}
 		req := testRequest()
-		req.Settings = in
+		req.Input = in
 		got, err := Plan(req)
 		if err != nil {
 			t.Errorf("input.%s: the CRD's default %v is refused: %v", path, obj, err)

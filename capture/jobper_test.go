@@ -15,7 +15,7 @@ import (
 )
 
 // jobTargets is what a plan's Jobs capture: Job name → its args.
-func jobTargets(o *Output) map[string][]string {
+func jobTargets(o *Desired) map[string][]string {
 	m := make(map[string][]string)
 	for _, j := range o.Jobs {
 		m[j.Job.Name] = j.Job.Spec.Template.Spec.Containers[0].Args
@@ -24,7 +24,7 @@ func jobTargets(o *Output) map[string][]string {
 }
 
 func withInput(r Request, in *v1beta1.Input) Request {
-	r.Settings = in
+	r.Input = in
 	return r
 }
 

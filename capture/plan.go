@@ -61,8 +61,8 @@ func (e *InvalidError) Error() string {
 	return "invalid PacketCapture: " + strings.Join(msgs, "; ")
 }
 
-// capture is what the planner knows of one target Pod's capture.
-type capture struct {
+// podCapture is what the planner knows of one target Pod's capture.
+type podCapture struct {
 	target target
 	job    string
 	phase  Phase
@@ -87,16 +87,16 @@ func Validate(pc PacketCapture, in *v1beta1.Input) error {
 // Plan computes the ConfigMap, Jobs and status of a capture. It never
 // drops a Job that exists: a running capture and its files survive the Pod,
 // the Deployment and any change to the spec.
-func Plan(req Request) (*Output, error) {
+func Plan(req Request) (*Desired, error) {
 	req = withNewestCopies(req)
 	pc := req.Capture
-	s, errs := resolveSettings(pc, req.Settings)
+	s, errs := resolveSettings(pc, req.Input)
 	if len(errs) > 0 {
 		return nil, newInvalidError(errs)
 	}
 	cm := configMap(pc, s)
 	newJob := jobMaker(pc, s, cm.Name)
-	p := &Output{ConfigMap: cm}
+	p := &Desired{ConfigMap: cm}
 
 	ledger := pc.Status.Ledger
 	if ledger.JobID != s.jobID {
@@ -107,7 +107,7 @@ func Plan(req Request) (*Output, error) {
 	known := ledger.phases()
 	nodeOf, recorded := ledger.nodesAndResults()
 
-	byPod := make(map[string]*capture)
+	byPod := make(map[string]*podCapture)
 	var kept []PlannedJob
 	var drifted []string
 	// sawNodeJob: a Job of this jobId captures a node's Pods, which tells
@@ -133,7 +133,7 @@ func Plan(req Request) (*Output, error) {
 		record := func(phase Phase, detail string, planned *batchv1.Job) {
 			for i, t := range targets {
 				phase, detail := advance(known[t.Name], phase, detail)
-				c := &capture{target: t, job: observed.Name, phase: phase, detail: detail}
+				c := &podCapture{target: t, job: observed.Name, phase: phase, detail: detail}
 				if i == 0 {
 					// One capture carries the Job its Pods share.
 					c.planned = planned
@@ -192,7 +192,7 @@ func Plan(req Request) (*Output, error) {
 		if _, ok := byPod[pod]; ok {
 			continue
 		}
-		c := &capture{target: target{Name: pod, Node: nodeOf[pod]}, phase: phase, detail: recordedDetail(phase)}
+		c := &podCapture{target: target{Name: pod, Node: nodeOf[pod]}, phase: phase, detail: recordedDetail(phase)}
 		switch phase {
 		case PodRequested:
 			// Asked for but never seen: decided below, with the Pods.
@@ -250,7 +250,7 @@ func Plan(req Request) (*Output, error) {
 		}
 		job := newJob(name, group)
 		for i, t := range group {
-			c := &capture{target: t, job: name, phase: PodRequested}
+			c := &podCapture{target: t, job: name, phase: PodRequested}
 			if i == 0 {
 				c.planned = job
 			}
@@ -260,7 +260,7 @@ func Plan(req Request) (*Output, error) {
 	// Requested earlier, never created, and the Pod cannot be captured now.
 	for pod, phase := range known {
 		if _, ok := byPod[pod]; !ok && phase == PodRequested {
-			c := &capture{target: target{Name: pod, Node: nodeOf[pod]}, phase: PodGone,
+			c := &podCapture{target: target{Name: pod, Node: nodeOf[pod]}, phase: PodGone,
 				detail: "its Job was never created and the Pod can no longer be captured"}
 			if jobPer == v1beta1.JobPerPod {
 				c.job = JobName(pod, s.jobID)
@@ -270,7 +270,7 @@ func Plan(req Request) (*Output, error) {
 	}
 
 	summaries, unreadable := captureSummaries(req.CapturePods, s.jobID)
-	captures := make([]*capture, 0, len(byPod))
+	captures := make([]*podCapture, 0, len(byPod))
 	for _, c := range byPod {
 		// A result, once read, is kept: the capture Pod that holds the
 		// summary goes away with its Job.
@@ -286,7 +286,7 @@ func Plan(req Request) (*Output, error) {
 		}
 		captures = append(captures, c)
 	}
-	slices.SortFunc(captures, func(a, b *capture) int { return cmp.Compare(a.target.Name, b.target.Name) })
+	slices.SortFunc(captures, func(a, b *podCapture) int { return cmp.Compare(a.target.Name, b.target.Name) })
 
 	for _, c := range captures {
 		if c.planned != nil {
@@ -547,7 +547,7 @@ func (l Ledger) nodesAndResults() (map[string]string, map[string]result) {
 }
 
 // status summarises the captures for the PacketCapture's status.
-func status(pc PacketCapture, s settings, d *appsv1.Deployment, captures []*capture, skipped, notCaptured []PodStatus) Status {
+func status(pc PacketCapture, s settings, d *appsv1.Deployment, captures []*podCapture, skipped, notCaptured []PodStatus) Status {
 	st := Status{JobID: s.jobID, Ledger: Ledger{JobID: s.jobID}, Retrieve: retrieveHint(pc, s)}
 	pods := make([]PodStatus, 0, len(captures)+len(skipped)+len(notCaptured))
 	for _, c := range captures {

@@ -29,7 +29,7 @@ type summary struct {
 	Reasons []string
 }
 
-func summarize(o *Output) summary {
+func summarize(o *Desired) summary {
 	s := summary{Ready: o.Ready, Phase: o.Status.Phase, Counts: o.Status.Counts, Ledger: o.Status.Ledger}
 	// Nodes and results have tests of their own (status_test.go).
 	s.Ledger.Nodes = nil
@@ -47,7 +47,7 @@ func summarize(o *Output) summary {
 }
 
 // planned plans req and fails the test on error.
-func planned(t *testing.T, req Request) *Output {
+func planned(t *testing.T, req Request) *Desired {
 	t.Helper()
 	o, err := Plan(req)
 	if err != nil {
@@ -521,7 +521,7 @@ func TestPlanJobsStayIdentical(t *testing.T) {
 		firstByName[j.Job.Name] = string(b)
 	}
 	// A finished capture's Job is released; the two still running stay.
-	for i, later := range []*Output{second, third} {
+	for i, later := range []*Desired{second, third} {
 		if want := 2; len(later.Jobs) != want {
 			t.Fatalf("plan %d: got %d Jobs, want %d", i+2, len(later.Jobs), want)
 		}
@@ -615,7 +615,7 @@ func TestPlanSettings(t *testing.T) {
 		reason   string
 		spec     func(*Spec)
 		input    *v1beta1.Input
-		check    func(t *testing.T, o *Output)
+		check    func(t *testing.T, o *Desired)
 		deadline int64
 	}{
 		"DurationSeconds":  {reason: "Whole seconds.", spec: func(s *Spec) { s.Duration = "45" }, deadline: 45 + 30 + 900},
@@ -624,7 +624,7 @@ func TestPlanSettings(t *testing.T) {
 		"HostPathOutput": {
 			reason: "The platform may write captures to the node; no retention window then.",
 			input:  &v1beta1.Input{Output: &v1beta1.Output{Type: v1beta1.OutputHostPath, HostPath: "/var/tmp/pcaps"}},
-			check: func(t *testing.T, o *Output) {
+			check: func(t *testing.T, o *Desired) {
 				v := o.Jobs[0].Job.Spec.Template.Spec.Volumes[1]
 				if v.HostPath == nil || v.HostPath.Path != "/var/tmp/pcaps" {
 					t.Errorf("output volume = %+v, want hostPath /var/tmp/pcaps", v)
@@ -643,7 +643,7 @@ func TestPlanSettings(t *testing.T) {
 			spec: func(s *Spec) {
 				s.Output = &v1beta1.Output{Type: v1beta1.OutputPersistentVolumeClaim, ClaimName: "pcaps"}
 			},
-			check: func(t *testing.T, o *Output) {
+			check: func(t *testing.T, o *Desired) {
 				v := o.Jobs[0].Job.Spec.Template.Spec.Volumes[1]
 				if v.PersistentVolumeClaim == nil || v.PersistentVolumeClaim.ClaimName != "pcaps" {
 					t.Errorf("output volume = %+v, want claim pcaps", v)
@@ -657,7 +657,7 @@ func TestPlanSettings(t *testing.T) {
 		"Privileged": {
 			reason: "The platform may run captures privileged.",
 			input:  &v1beta1.Input{SecurityMode: v1beta1.SecurityPrivileged},
-			check: func(t *testing.T, o *Output) {
+			check: func(t *testing.T, o *Desired) {
 				sc := o.Jobs[0].Job.Spec.Template.Spec.Containers[0].SecurityContext
 				if sc.Privileged == nil || !*sc.Privileged || sc.Capabilities != nil {
 					t.Errorf("securityContext = %+v, want privileged only", sc)
@@ -672,7 +672,7 @@ func TestPlanSettings(t *testing.T) {
 				s.Interface, s.Filter = "eth0", `tcp port 80 and host 10.0.0.1`
 			},
 			input: &v1beta1.Input{Snaplen: ptrTo(int32(1500)), Interface: "lo"},
-			check: func(t *testing.T, o *Output) {
+			check: func(t *testing.T, o *Desired) {
 				want := map[string]string{"snaplen": "96", "max-file-size-mb": "5", "max-files": "3", "interface": "eth0", "filter": "tcp port 80 and host 10.0.0.1"}
 				for k, v := range want {
 					if o.ConfigMap.Data[k] != v {
@@ -685,7 +685,7 @@ func TestPlanSettings(t *testing.T) {
 		"DerivedJobID": {
 			reason: "Without a jobId one is derived from the uid: 4 characters, stable.",
 			spec:   func(s *Spec) { s.JobID = "" },
-			check: func(t *testing.T, o *Output) {
+			check: func(t *testing.T, o *Desired) {
 				id := o.Status.JobID
 				if !jobIDPattern.MatchString(id) || !strings.HasSuffix(o.Jobs[0].Job.Name, "-"+id) {
 					t.Errorf("derived jobId %q, Job %q", id, o.Jobs[0].Job.Name)
@@ -703,7 +703,7 @@ func TestPlanSettings(t *testing.T) {
 			if tc.spec != nil {
 				tc.spec(&r.Capture.Spec)
 			}
-			r.Settings = tc.input
+			r.Input = tc.input
 			o := planned(t, r)
 			if got := *o.Jobs[0].Job.Spec.ActiveDeadlineSeconds; got != tc.deadline {
 				t.Errorf("%s\nactiveDeadlineSeconds = %d, want %d", tc.reason, got, tc.deadline)
@@ -760,7 +760,7 @@ func TestPlanInvalid(t *testing.T) {
 			if tc.spec != nil {
 				tc.spec(&r.Capture)
 			}
-			r.Settings = tc.input
+			r.Input = tc.input
 			o, err := Plan(r)
 			if err == nil {
 				t.Fatalf("Plan() = %d Jobs, want an error mentioning %q", len(o.Jobs), tc.want)
@@ -780,7 +780,7 @@ func TestPlanInvalid(t *testing.T) {
 
 func TestPlanTooManyPods(t *testing.T) {
 	r := testRequest()
-	r.Settings = &v1beta1.Input{MaxTargetPods: ptrTo(int32(2))}
+	r.Input = &v1beta1.Input{MaxTargetPods: ptrTo(int32(2))}
 	_, err := Plan(r)
 	if err == nil || !strings.Contains(err.Error(), "input.maxTargetPods=2") || !strings.Contains(err.Error(), "3 capture Pods") {
 		t.Fatalf("Plan() error = %v, want the platform limit named", err)
@@ -789,7 +789,7 @@ func TestPlanTooManyPods(t *testing.T) {
 
 func TestPlanBoundsStatus(t *testing.T) {
 	r := testRequest()
-	r.Settings = &v1beta1.Input{StatusPodLimit: ptrTo(int32(2))}
+	r.Input = &v1beta1.Input{StatusPodLimit: ptrTo(int32(2))}
 	r.Pods = append(r.Pods, unscheduled(runningPod("web-5d4f8-zzzzz", testRS, "")))
 	o := planned(t, r)
 	if len(o.Status.Pods) != 2 || o.Status.PodsOmitted != 2 {

@@ -311,7 +311,7 @@ func TestPropertyPlanNames(t *testing.T) {
 		if i%2 == 1 {
 			jobPer = v1beta1.JobPerNode
 		}
-		req.Settings = &v1beta1.Input{JobPer: jobPer}
+		req.Input = &v1beta1.Input{JobPer: jobPer}
 		out, err := Plan(req)
 		if err != nil {
 			t.Fatalf("case %d: Plan() error = %v", i, err)

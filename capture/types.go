@@ -68,8 +68,9 @@ type Spec struct {
 // Request is everything one plan is made from.
 type Request struct {
 	Capture PacketCapture
-	// Settings from the function's Input; nil means all defaults.
-	Settings *v1beta1.Input
+	// Input is the function's Input as given; nil means all defaults. The
+	// planner resolves it, with the spec's overrides, into its settings.
+	Input *v1beta1.Input
 	// Deployment is the target Deployment, nil when it does not exist.
 	Deployment *appsv1.Deployment
 	// ReplicaSets and Pods that may belong to the Deployment. The planner
@@ -88,8 +89,8 @@ type Request struct {
 	CapturePods []corev1.Pod
 }
 
-// Output is the state that should exist.
-type Output struct {
+// Desired is the state that should exist: the plan.
+type Desired struct {
 	ConfigMap *corev1.ConfigMap
 	// Jobs sorted by name.
 	Jobs []PlannedJob

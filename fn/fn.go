@@ -137,7 +137,7 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		return rsp, nil
 	}
 	releaseDecoded(ctx, req)
-	targets.Capture, targets.Settings, targets.Jobs, targets.CapturePods = pc, in, jobs, capturePods
+	targets.Capture, targets.Input, targets.Jobs, targets.CapturePods = pc, in, jobs, capturePods
 
 	plan, err := capture.Plan(targets)
 	if err != nil {
@@ -300,7 +300,7 @@ func observedJobs(req *fnv1.RunFunctionRequest) ([]batchv1.Job, error) {
 // writeDesired adds the plan's ConfigMap and Jobs to the desired composed
 // resources (keeping those of earlier pipeline steps) and its status to the
 // desired XR.
-func writeDesired(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse, plan *capture.Output) error {
+func writeDesired(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse, plan *capture.Desired) error {
 	// A State of the response's own: response.To shares the request's, and a
 	// refusal (checkResponseSize) answers with the request's desired state,
 	// which must still be what the earlier pipeline steps left.

@@ -154,7 +154,7 @@ func (c *run) plan(settings *v1beta1.Input) {
 		c.fail(err, "", "")
 		return
 	}
-	req.Settings = settings
+	req.Input = settings
 	plan, err := capture.Plan(req)
 	if err != nil {
 		c.fail(err, "", "")
