@@ -209,7 +209,7 @@ func Plan(req Request) (*Desired, error) {
 
 	var sel selection
 	if req.Deployment == nil {
-		p.Events = append(p.Events, Event{Severity: SeverityWarning, Reason: "DeploymentNotFound",
+		p.Events = append(p.Events, Event{Severity: SeverityWarning, Reason: "DeploymentNotFound", Field: "spec.targetDeployment",
 			Message: fmt.Sprintf("Deployment %s/%s not found; %d existing capture Jobs are kept", pc.Spec.TargetNamespace, pc.Spec.TargetDeployment, len(req.Jobs))})
 	} else {
 		sel = selectTargets(pc.Spec, s, req.Deployment, req.ReplicaSets, req.Pods)
@@ -677,11 +677,11 @@ func summaryEvents(st Status, skipped, notCaptured []PodStatus, drifted []string
 		for i, p := range notCaptured {
 			names[i] = fmt.Sprintf("%.80q", p.Pod)
 		}
-		events = append(events, Event{Severity: SeverityNormal, Reason: "NewPodsNotCaptured",
+		events = append(events, Event{Severity: SeverityNormal, Reason: "NewPodsNotCaptured", Field: "spec.followNewPods",
 			Message: nameList("Pod", names) + " appeared after the capture started and " + isAre(len(names)) + " not captured; set spec.followNewPods: true to capture new Pods"})
 	}
 	if len(drifted) > 0 {
-		events = append(events, Event{Severity: SeverityWarning, Reason: "SpecChangedDuringCapture",
+		events = append(events, Event{Severity: SeverityWarning, Reason: "SpecChangedDuringCapture", Field: "spec.jobId",
 			Message: fmt.Sprintf("the spec or the function's Input changed after the capture started; the Jobs of %s keep their original settings (a Job's pod template cannot change). Set a new spec.jobId to capture again with the new settings", nameList("Pod", quoted(drifted)))})
 	}
 	if kept > 0 {

@@ -41,7 +41,11 @@ func summarize(o *Desired) summary {
 		s.Jobs = append(s.Jobs, n)
 	}
 	for _, e := range o.Events {
-		s.Reasons = append(s.Reasons, e.Reason)
+		r := e.Reason
+		if e.Field != "" {
+			r += " @" + e.Field
+		}
+		s.Reasons = append(s.Reasons, r)
 	}
 	return s
 }
@@ -200,7 +204,7 @@ func TestPlan(t *testing.T) {
 			},
 			want: summary{
 				Phase: PhaseWaitingForDeployment, Ledger: Ledger{JobID: testJobID},
-				Reasons: []string{"WaitingForDeployment", "DeploymentNotFound"},
+				Reasons: []string{"WaitingForDeployment", "DeploymentNotFound @spec.targetDeployment"},
 			},
 		},
 		"NoPods": {
@@ -238,7 +242,7 @@ func TestPlan(t *testing.T) {
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3},
 				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Started: []string{podA, podB, podC}},
-				Reasons: []string{"Capturing", "DeploymentNotFound"},
+				Reasons: []string{"Capturing", "DeploymentNotFound @spec.targetDeployment"},
 			},
 		},
 		"SomeDone": {
@@ -374,7 +378,7 @@ func TestPlan(t *testing.T) {
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3, NotCaptured: 1},
 				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Started: []string{podA, podB, podC}},
-				Reasons: []string{"Capturing", "NewPodsNotCaptured"},
+				Reasons: []string{"Capturing", "NewPodsNotCaptured @spec.followNewPods"},
 			},
 		},
 		"FollowNewPods": {
@@ -421,7 +425,7 @@ func TestPlan(t *testing.T) {
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3},
 				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Started: []string{podA, podB, podC}},
-				Reasons: []string{"Capturing", "SpecChangedDuringCapture"},
+				Reasons: []string{"Capturing", "SpecChangedDuringCapture @spec.jobId"},
 			},
 		},
 		"DuplicatePods": {

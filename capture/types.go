@@ -122,6 +122,10 @@ type Event struct {
 	Severity Severity
 	Reason   string
 	Message  string
+	// Field is the path of the PacketCapture field the event is about
+	// ("spec.jobId"), when one field is what the user should look at or
+	// change; empty otherwise.
+	Field string `json:",omitempty"`
 }
 
 // Phase of a capture as a whole (Status.Phase) or of one Pod's capture

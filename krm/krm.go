@@ -222,15 +222,8 @@ func (c *run) plan(settings *v1beta1.Input) {
 		if e.Severity == capture.SeverityWarning {
 			sev = framework.Warning
 		}
-		c.result(sev, e.Message, eventFields[e.Reason], e.Reason)
+		c.result(sev, e.Message, e.Field, e.Reason)
 	}
-}
-
-// eventFields names the field behind the planner's events, where there is one.
-var eventFields = map[string]string{
-	"DeploymentNotFound":       "spec.targetDeployment",
-	"NewPodsNotCaptured":       "spec.followNewPods",
-	"SpecChangedDuringCapture": "spec.jobId",
 }
 
 // request gathers what the planner needs from the inventory.
