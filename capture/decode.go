@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	sigsjson "sigs.k8s.io/json"
 
 	"github.com/function-packet-capture/function-packet-capture/input/v1beta1"
 )
@@ -108,29 +108,71 @@ func jsonType(goKind string) string {
 	return goKind
 }
 
-// DecodeInput reads the function's Input. Unlike the PacketCapture, the
-// Input is strict: an unknown field is a typo the platform team must hear of,
-// not a setting to ignore. A nil or empty object means all defaults.
-func DecodeInput(obj map[string]any) (*v1beta1.Input, error) {
+// DecodeInput reads the function's Input, found at p (input in a
+// Composition's pipeline step, functionConfig in KRM mode). Unlike the
+// PacketCapture, the Input is strict: an unknown field is a typo the platform
+// team must hear of, not a setting to ignore. Every bad field is named, in an
+// *InvalidError. A nil or empty object means all defaults.
+func DecodeInput(obj map[string]any, p *field.Path) (*v1beta1.Input, error) {
 	in := &v1beta1.Input{}
 	if len(obj) == 0 {
 		return in, nil
 	}
 	b, err := json.Marshal(obj)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read the Input: %w", err)
+		return nil, newInputError(field.ErrorList{field.Invalid(p, "", err.Error())})
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(in); err != nil {
+	// encoding/json names the field of a type error; sigs.k8s.io/json the
+	// unknown fields, all of them.
+	if err := json.Unmarshal(b, in); err != nil {
 		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			return nil, newInvalidError(field.ErrorList{TypeError(field.NewPath("input"), typeErr)})
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			return nil, newInputError(field.ErrorList{TypeError(p, typeErr)})
 		}
-		msg := strings.TrimPrefix(err.Error(), "json: ")
-		return nil, fmt.Errorf("invalid Input (%s/%s): %s; see package/input for its fields", v1beta1.Group, v1beta1.Version, msg)
+		return nil, newInputError(field.ErrorList{field.Invalid(p, "", err.Error())})
+	}
+	in = &v1beta1.Input{}
+	strict, err := sigsjson.UnmarshalStrict(b, in, sigsjson.DisallowUnknownFields)
+	if err != nil {
+		return nil, newInputError(field.ErrorList{field.Invalid(p, "", err.Error())})
+	}
+	var errs field.ErrorList
+	for _, e := range strict {
+		var fe sigsjson.FieldError
+		if !errors.As(e, &fe) {
+			errs = append(errs, field.Invalid(p, "", e.Error()))
+			continue
+		}
+		fp := p
+		for _, s := range strings.Split(fe.FieldPath(), ".") {
+			fp = fp.Child(s)
+		}
+		msg := "unknown field: " + v1beta1.Group + "/" + v1beta1.Version + " Input has no such field"
+		if !strings.Contains(fe.FieldPath(), ".") {
+			msg += " (its fields: " + strings.Join(inputFieldNames(), ", ") + ")"
+		}
+		errs = append(errs, field.Forbidden(fp, msg))
+	}
+	if len(errs) > 0 {
+		return nil, newInputError(errs)
 	}
 	return in, nil
+}
+
+// inputFieldNames are the Input's own fields by JSON name, in their order,
+// without the inlined apiVersion and kind and without metadata.
+func inputFieldNames() []string {
+	t := reflect.TypeFor[v1beta1.Input]()
+	var names []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous || !f.IsExported() || name == "" || name == "-" || name == "metadata" {
+			continue
+		}
+		names = append(names, name)
+	}
+	return names
 }
 
 // DecodeObject converts an unstructured Kubernetes object into its typed

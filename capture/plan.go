@@ -23,6 +23,9 @@ import (
 // InvalidError is returned for input nothing may be planned from. Each field
 // error names the field and the rule it breaks.
 type InvalidError struct {
+	// Of names what is invalid in the message: the PacketCapture unless
+	// set.
+	Of     string
 	Errors field.ErrorList
 }
 
@@ -53,12 +56,19 @@ func newInvalidError(errs field.ErrorList) *InvalidError {
 	return &InvalidError{Errors: out}
 }
 
+// newInputError is newInvalidError for the function's Input.
+func newInputError(errs field.ErrorList) *InvalidError {
+	e := newInvalidError(errs)
+	e.Of = "Input"
+	return e
+}
+
 func (e *InvalidError) Error() string {
 	msgs := make([]string, len(e.Errors))
 	for i, err := range e.Errors {
 		msgs[i] = err.Error()
 	}
-	return "invalid PacketCapture: " + strings.Join(msgs, "; ")
+	return "invalid " + cmp.Or(e.Of, "PacketCapture") + ": " + strings.Join(msgs, "; ")
 }
 
 // podCapture is what the planner knows of one target Pod's capture.

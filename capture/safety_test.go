@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/function-packet-capture/function-packet-capture/input/v1beta1"
 )
@@ -272,7 +273,7 @@ func TestDecodeNamesIntegerRanges(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "spec.output.retentionSeconds: ") || !strings.Contains(err.Error(), "must be an integer from 0 to 86400") {
 		t.Errorf("spec.output.retentionSeconds = 1e12: error %v, want its range", err)
 	}
-	_, err = DecodeInput(map[string]any{"maxFiles": 3e9})
+	_, err = DecodeInput(map[string]any{"maxFiles": 3e9}, field.NewPath("input"))
 	if err == nil || !strings.Contains(err.Error(), "input.maxFiles: ") || !strings.Contains(err.Error(), "must be an integer from 1 to 1000") {
 		t.Errorf("input.maxFiles = 3e9: error %v, want its range", err)
 	}

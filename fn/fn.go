@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/crossplane/function-sdk-go/errors"
 	"github.com/crossplane/function-sdk-go/logging"
@@ -67,7 +68,7 @@ func NewFunction(log logging.Logger) *Function {
 func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest) (*fnv1.RunFunctionResponse, error) {
 	rsp := response.To(req, response.DefaultTTL)
 
-	in, err := capture.DecodeInput(req.GetInput().AsMap())
+	in, err := capture.DecodeInput(req.GetInput().AsMap(), field.NewPath("input"))
 	if err != nil {
 		response.Fatal(rsp, err)
 		return rsp, nil
