@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	sigsjson "sigs.k8s.io/json"
@@ -15,10 +16,16 @@ import (
 	"github.com/function-packet-capture/function-packet-capture/input/v1beta1"
 )
 
+// LabelClaimNamespace is where Crossplane records, on a legacy
+// cluster-scoped XR, its claim's namespace.
+const LabelClaimNamespace = "crossplane.io/claim-namespace"
+
 // DecodePacketCapture reads a PacketCapture (XR, claim or KRM item) from its
 // unstructured form, as both adapters receive it. Fields the planner does not
 // know are ignored: a live XR also carries Crossplane's own spec fields. A
-// field of the wrong type is an error naming the field.
+// field of the wrong type is an error naming the field. A PacketCapture
+// without a namespace (a legacy cluster-scoped XR) is planned in its claim's
+// namespace.
 func DecodePacketCapture(obj map[string]any) (PacketCapture, error) {
 	var pc PacketCapture
 	meta, _ := obj["metadata"].(map[string]any)
@@ -34,6 +41,10 @@ func DecodePacketCapture(obj map[string]any) (PacketCapture, error) {
 			}
 			pc.Labels[k] = s
 		}
+	}
+	if pc.Namespace == "" {
+		// A legacy cluster-scoped XR: its Jobs go to its claim's namespace.
+		pc.Namespace = pc.Labels[LabelClaimNamespace]
 	}
 
 	spec, ok := obj["spec"]
@@ -199,4 +210,19 @@ func nameBadField[T any](obj map[string]any, err error) error {
 		return field.Invalid(field.NewPath(typeErr.Field), typeErr.Value, "must be of type "+jsonType(typeErr.Type.Kind().String()))
 	}
 	return err
+}
+
+// EncodeObject is the unstructured form of a planned object (the ConfigMap
+// or a Job) as both adapters write it: without the empty
+// metadata.creationTimestamp Go's encoding adds, and without status, which
+// the API server sets and a desired object does not.
+func EncodeObject(o runtime.Object) (map[string]any, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+	if err != nil {
+		return nil, err
+	}
+	unstructured.RemoveNestedField(m, "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(m, "spec", "template", "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(m, "status")
+	return m, nil
 }

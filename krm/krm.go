@@ -141,9 +141,6 @@ func (c *run) plan(settings *v1beta1.Input) {
 		return
 	}
 	pc, err := capture.DecodePacketCapture(m)
-	if pc.Namespace == "" && c.obj.kind == legacyKind {
-		pc.Namespace = pc.Labels[labelClaimNamespace]
-	}
 	c.pc = pc
 	if err != nil {
 		c.fail(err, "", "")
