@@ -13,9 +13,9 @@ func TestDecodePacketCaptureNamespace(t *testing.T) {
 	}{
 		"namespaced": {meta: map[string]any{"name": "c", "namespace": "team"}, want: "team"},
 		"legacy XR in its claim's namespace": {meta: map[string]any{"name": "c-x1",
-			"labels": map[string]any{LabelClaimNamespace: "team"}}, want: "team"},
+			"labels": map[string]any{labelClaimNamespace: "team"}}, want: "team"},
 		"own namespace wins over the label": {meta: map[string]any{"name": "c", "namespace": "team",
-			"labels": map[string]any{LabelClaimNamespace: "other"}}, want: "team"},
+			"labels": map[string]any{labelClaimNamespace: "other"}}, want: "team"},
 		"neither": {meta: map[string]any{"name": "c"}, want: ""},
 	}
 	for name, tc := range cases {

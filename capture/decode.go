@@ -16,9 +16,9 @@ import (
 	"github.com/function-packet-capture/function-packet-capture/input/v1beta1"
 )
 
-// LabelClaimNamespace is where Crossplane records, on a legacy
+// labelClaimNamespace is where Crossplane records, on a legacy
 // cluster-scoped XR, its claim's namespace.
-const LabelClaimNamespace = "crossplane.io/claim-namespace"
+const labelClaimNamespace = "crossplane.io/claim-namespace"
 
 // DecodePacketCapture reads a PacketCapture (XR, claim or KRM item) from its
 // unstructured form, as both adapters receive it. Fields the planner does not
@@ -44,7 +44,7 @@ func DecodePacketCapture(obj map[string]any) (PacketCapture, error) {
 	}
 	if pc.Namespace == "" {
 		// A legacy cluster-scoped XR: its Jobs go to its claim's namespace.
-		pc.Namespace = pc.Labels[LabelClaimNamespace]
+		pc.Namespace = pc.Labels[labelClaimNamespace]
 	}
 
 	spec, ok := obj["spec"]
@@ -80,16 +80,16 @@ func decodeField(v any, into any, p *field.Path) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &typeErr):
-		return newInvalidError(field.ErrorList{TypeError(p, typeErr)})
+		return newInvalidError(field.ErrorList{typeError(p, typeErr)})
 	default:
 		return newInvalidError(field.ErrorList{field.Invalid(p, string(b), err.Error())})
 	}
 }
 
-// TypeError turns encoding/json's type error for a field under p into a
+// typeError turns encoding/json's type error for a field under p into a
 // field error. A number that an integer field cannot hold (too large, or a
 // fraction) is told the field's range, which is what is wrong with it.
-func TypeError(p *field.Path, typeErr *json.UnmarshalTypeError) *field.Error {
+func typeError(p *field.Path, typeErr *json.UnmarshalTypeError) *field.Error {
 	if typeErr.Field != "" {
 		p = p.Child(typeErr.Field)
 	}
@@ -138,7 +138,7 @@ func DecodeInput(obj map[string]any, p *field.Path) (*v1beta1.Input, error) {
 	if err := json.Unmarshal(b, in); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return nil, newInputError(field.ErrorList{TypeError(p, typeErr)})
+			return nil, newInputError(field.ErrorList{typeError(p, typeErr)})
 		}
 		return nil, newInputError(field.ErrorList{field.Invalid(p, "", err.Error())})
 	}

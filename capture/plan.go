@@ -229,7 +229,7 @@ func (p *planner) observeJob(observed *batchv1.Job) {
 		record(phase, detail, nil)
 	default:
 		planned := p.newJob(observed.Name, targets)
-		if observed.Annotations[AnnotationTemplateHash] != planned.Annotations[AnnotationTemplateHash] {
+		if observed.Annotations[annotationTemplateHash] != planned.Annotations[annotationTemplateHash] {
 			planned = keptJob(observed)
 			for _, t := range targets {
 				p.drifted = append(p.drifted, t.Name)

@@ -459,7 +459,7 @@ func TestPlanGolden(t *testing.T) {
 	o := planned(t, testRequest())
 	// The script has tests of its own (test/netns); here it is a placeholder
 	// so that editing it does not churn this file.
-	o.ConfigMap.Data[ScriptKey] = "<capture.sh>"
+	o.ConfigMap.Data[scriptKey] = "<capture.sh>"
 	got, err := json.MarshalIndent(o, "", "  ")
 	if err != nil {
 		t.Fatal(err)
@@ -552,7 +552,7 @@ func TestPlanKeptJobOmitsServerFields(t *testing.T) {
 				t.Errorf("Job %s: kept template carries the server's label %s", j.Job.Name, l)
 			}
 		}
-		if j.Job.Annotations[AnnotationTemplateHash] == "" {
+		if j.Job.Annotations[annotationTemplateHash] == "" {
 			t.Errorf("Job %s: kept Job lost its template hash", j.Job.Name)
 		}
 	}
@@ -609,7 +609,7 @@ func TestPlanJobShape(t *testing.T) {
 	if cm.Data["target-namespace"] != testNS {
 		t.Errorf("ConfigMap target-namespace = %q, want %q", cm.Data["target-namespace"], testNS)
 	}
-	if cm.Data[ScriptKey] != Script() || !strings.HasPrefix(Script(), "#!") {
+	if cm.Data[scriptKey] != captureScript || !strings.HasPrefix(captureScript, "#!") {
 		t.Errorf("ConfigMap does not carry the capture script")
 	}
 }

@@ -200,10 +200,10 @@ func TestPropertyConfigMapName(t *testing.T) {
 	seen := make(map[string][2]string)
 	for range 20000 {
 		capture, jobID := r.dnsSubdomain(r.lengthUpTo(253)), r.jobID()
-		name := ConfigMapName(capture, jobID)
+		name := configMapName(capture, jobID)
 		checkName(t, "ConfigMap name", name, capture, jobID)
-		if again := ConfigMapName(capture, jobID); again != name {
-			t.Fatalf("ConfigMapName(%q, %q) gave %q, then %q", capture, jobID, name, again)
+		if again := configMapName(capture, jobID); again != name {
+			t.Fatalf("configMapName(%q, %q) gave %q, then %q", capture, jobID, name, again)
 		}
 		// Two captures, or two runs of one, never share a ConfigMap.
 		if other, ok := seen[name]; ok && other != [2]string{capture, jobID} {

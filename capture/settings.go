@@ -19,9 +19,9 @@ import (
 	"github.com/function-packet-capture/function-packet-capture/input/v1beta1"
 )
 
-// MaxFilterLength bounds spec.filter. Real BPF expressions are short; a
+// maxFilterLength bounds spec.filter. Real BPF expressions are short; a
 // kilobyte-long one is a mistake or an attack.
-const MaxFilterLength = 1024
+const maxFilterLength = 1024
 
 var (
 	jobIDPattern     = regexp.MustCompile(`^[a-z0-9]{4}$`)
@@ -211,7 +211,7 @@ func (s *settings) applySpec(pc PacketCapture, in *v1beta1.Input, maxDuration in
 			"must be exactly 4 lowercase letters or digits (for example \"qwer\"), or omitted to derive one"))
 	}
 	errs = append(errs, validateTarget(specPath, spec)...)
-	d, err := ParseDuration(spec.Duration, maxDuration)
+	d, err := parseDuration(spec.Duration, maxDuration)
 	if err != nil {
 		errs = append(errs, field.Invalid(specPath.Child("duration"), spec.Duration, err.Error()))
 	}
@@ -291,8 +291,8 @@ func validateTarget(specPath *field.Path, spec Spec) field.ErrorList {
 // It never reaches a shell, but control characters have no place in BPF and
 // would garble logs and the termination message.
 func validateFilter(p *field.Path, filter string) field.ErrorList {
-	if len(filter) > MaxFilterLength {
-		return field.ErrorList{field.TooLong(p, "", MaxFilterLength)}
+	if len(filter) > maxFilterLength {
+		return field.ErrorList{field.TooLong(p, "", maxFilterLength)}
 	}
 	if strings.HasPrefix(strings.TrimSpace(filter), "-") {
 		// A BPF expression never starts with a dash; an option would.
@@ -372,9 +372,9 @@ func validateHostPath(p *field.Path, dir string) field.ErrorList {
 	return nil
 }
 
-// ParseDuration reads a capture duration: whole seconds ("30") or a Go
+// parseDuration reads a capture duration: whole seconds ("30") or a Go
 // duration of whole seconds ("90s", "5m", "1h30m"), from 1 s to max seconds.
-func ParseDuration(s string, maxSeconds int32) (int32, error) {
+func parseDuration(s string, maxSeconds int32) (int32, error) {
 	if s == "" {
 		return 0, fmt.Errorf("is required: whole seconds such as \"30\", or a duration such as \"90s\" or \"5m\"")
 	}
