@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,16 +8,24 @@ import (
 	"reflect"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	sigsjson "sigs.k8s.io/json"
 
 	"github.com/function-packet-capture/function-packet-capture/input/v1beta1"
 )
 
+// labelClaimNamespace is where Crossplane records, on a legacy
+// cluster-scoped XR, its claim's namespace.
+const labelClaimNamespace = "crossplane.io/claim-namespace"
+
 // DecodePacketCapture reads a PacketCapture (XR, claim or KRM item) from its
 // unstructured form, as both adapters receive it. Fields the planner does not
 // know are ignored: a live XR also carries Crossplane's own spec fields. A
-// field of the wrong type is an error naming the field.
+// field of the wrong type is an error naming the field. A PacketCapture
+// without a namespace (a legacy cluster-scoped XR) is planned in its claim's
+// namespace.
 func DecodePacketCapture(obj map[string]any) (PacketCapture, error) {
 	var pc PacketCapture
 	meta, _ := obj["metadata"].(map[string]any)
@@ -34,6 +41,10 @@ func DecodePacketCapture(obj map[string]any) (PacketCapture, error) {
 			}
 			pc.Labels[k] = s
 		}
+	}
+	if pc.Namespace == "" {
+		// A legacy cluster-scoped XR: its Jobs go to its claim's namespace.
+		pc.Namespace = pc.Labels[labelClaimNamespace]
 	}
 
 	spec, ok := obj["spec"]
@@ -69,16 +80,16 @@ func decodeField(v any, into any, p *field.Path) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &typeErr):
-		return newInvalidError(field.ErrorList{TypeError(p, typeErr)})
+		return newInvalidError(field.ErrorList{typeError(p, typeErr)})
 	default:
 		return newInvalidError(field.ErrorList{field.Invalid(p, string(b), err.Error())})
 	}
 }
 
-// TypeError turns encoding/json's type error for a field under p into a
+// typeError turns encoding/json's type error for a field under p into a
 // field error. A number that an integer field cannot hold (too large, or a
 // fraction) is told the field's range, which is what is wrong with it.
-func TypeError(p *field.Path, typeErr *json.UnmarshalTypeError) *field.Error {
+func typeError(p *field.Path, typeErr *json.UnmarshalTypeError) *field.Error {
 	if typeErr.Field != "" {
 		p = p.Child(typeErr.Field)
 	}
@@ -108,29 +119,71 @@ func jsonType(goKind string) string {
 	return goKind
 }
 
-// DecodeInput reads the function's Input. Unlike the PacketCapture, the
-// Input is strict: an unknown field is a typo the platform team must hear of,
-// not a setting to ignore. A nil or empty object means all defaults.
-func DecodeInput(obj map[string]any) (*v1beta1.Input, error) {
+// DecodeInput reads the function's Input, found at p (input in a
+// Composition's pipeline step, functionConfig in KRM mode). Unlike the
+// PacketCapture, the Input is strict: an unknown field is a typo the platform
+// team must hear of, not a setting to ignore. Every bad field is named, in an
+// *InvalidError. A nil or empty object means all defaults.
+func DecodeInput(obj map[string]any, p *field.Path) (*v1beta1.Input, error) {
 	in := &v1beta1.Input{}
 	if len(obj) == 0 {
 		return in, nil
 	}
 	b, err := json.Marshal(obj)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read the Input: %w", err)
+		return nil, newInputError(field.ErrorList{field.Invalid(p, "", err.Error())})
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(in); err != nil {
+	// encoding/json names the field of a type error; sigs.k8s.io/json the
+	// unknown fields, all of them.
+	if err := json.Unmarshal(b, in); err != nil {
 		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			return nil, newInvalidError(field.ErrorList{TypeError(field.NewPath("input"), typeErr)})
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			return nil, newInputError(field.ErrorList{typeError(p, typeErr)})
 		}
-		msg := strings.TrimPrefix(err.Error(), "json: ")
-		return nil, fmt.Errorf("invalid Input (%s/%s): %s; see package/input for its fields", v1beta1.Group, v1beta1.Version, msg)
+		return nil, newInputError(field.ErrorList{field.Invalid(p, "", err.Error())})
+	}
+	in = &v1beta1.Input{}
+	strict, err := sigsjson.UnmarshalStrict(b, in, sigsjson.DisallowUnknownFields)
+	if err != nil {
+		return nil, newInputError(field.ErrorList{field.Invalid(p, "", err.Error())})
+	}
+	var errs field.ErrorList
+	for _, e := range strict {
+		var fe sigsjson.FieldError
+		if !errors.As(e, &fe) {
+			errs = append(errs, field.Invalid(p, "", e.Error()))
+			continue
+		}
+		fp := p
+		for _, s := range strings.Split(fe.FieldPath(), ".") {
+			fp = fp.Child(s)
+		}
+		msg := "unknown field: " + v1beta1.Group + "/" + v1beta1.Version + " Input has no such field"
+		if !strings.Contains(fe.FieldPath(), ".") {
+			msg += " (its fields: " + strings.Join(inputFieldNames(), ", ") + ")"
+		}
+		errs = append(errs, field.Forbidden(fp, msg))
+	}
+	if len(errs) > 0 {
+		return nil, newInputError(errs)
 	}
 	return in, nil
+}
+
+// inputFieldNames are the Input's own fields by JSON name, in their order,
+// without the inlined apiVersion and kind and without metadata.
+func inputFieldNames() []string {
+	t := reflect.TypeFor[v1beta1.Input]()
+	var names []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous || !f.IsExported() || name == "" || name == "-" || name == "metadata" {
+			continue
+		}
+		names = append(names, name)
+	}
+	return names
 }
 
 // DecodeObject converts an unstructured Kubernetes object into its typed
@@ -157,4 +210,19 @@ func nameBadField[T any](obj map[string]any, err error) error {
 		return field.Invalid(field.NewPath(typeErr.Field), typeErr.Value, "must be of type "+jsonType(typeErr.Type.Kind().String()))
 	}
 	return err
+}
+
+// EncodeObject is the unstructured form of a planned object (the ConfigMap
+// or a Job) as both adapters write it: without the empty
+// metadata.creationTimestamp Go's encoding adds, and without status, which
+// the API server sets and a desired object does not.
+func EncodeObject(o runtime.Object) (map[string]any, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+	if err != nil {
+		return nil, err
+	}
+	unstructured.RemoveNestedField(m, "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(m, "spec", "template", "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(m, "status")
+	return m, nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
 )
 
@@ -65,13 +66,13 @@ func TestInputCRDDefaultsAreTheCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for path, obj := range defaults {
-		in, err := DecodeInput(obj)
+		in, err := DecodeInput(obj, field.NewPath("input"))
 		if err != nil {
 			t.Errorf("input.%s: the CRD's default %v is refused: %v", path, obj, err)
 			continue
 		}
 		req := testRequest()
-		req.Settings = in
+		req.Input = in
 		got, err := Plan(req)
 		if err != nil {
 			t.Errorf("input.%s: the CRD's default %v is refused: %v", path, obj, err)

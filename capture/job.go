@@ -21,17 +21,17 @@ const (
 	labelPrefix = "packetcapture.fn.crossplane.io/"
 	// LabelCapture names the PacketCapture that made an object.
 	LabelCapture = labelPrefix + "capture"
-	// AnnotationTemplateHash records the hash of the Job as first planned, so
+	// annotationTemplateHash records the hash of the Job as first planned, so
 	// a later plan can tell that the spec or the Input changed since.
-	AnnotationTemplateHash = labelPrefix + "template-hash"
+	annotationTemplateHash = labelPrefix + "template-hash"
 )
 
 // Where things live in the capture container.
 const (
 	ContainerName   = "capture"
-	ConfigMountPath = "/etc/packet-capture"
+	configMountPath = "/etc/packet-capture"
 	OutputMountPath = "/pcap"
-	ScriptKey       = "capture.sh"
+	scriptKey       = "capture.sh"
 	configVolume    = "config"
 	outputVolume    = "pcap"
 	// CompleteMarker is created in the output directory once the capture's
@@ -39,14 +39,14 @@ const (
 	CompleteMarker = ".capture-complete"
 )
 
-// TargetArg is the capture script's argument for one target Pod:
+// targetArg is the capture script's argument for one target Pod:
 // <name>/<uid>. A Job's args are all that differs from Job to Job besides its
 // name and node, one per target Pod; the namespace and every setting are in
 // the ConfigMap. Every byte counts: Crossplane receives all Jobs in one
 // message of at most 4 MiB.
-func TargetArg(podName, podUID string) string { return podName + "/" + podUID }
+func targetArg(podName, podUID string) string { return podName + "/" + podUID }
 
-// parseTargetArg splits a TargetArg; ok is false for anything else.
+// parseTargetArg splits a targetArg; ok is false for anything else.
 func parseTargetArg(arg string) (name, uid string, ok bool) {
 	name, uid, ok = strings.Cut(arg, "/")
 	return name, uid, ok && name != "" && uid != "" && !strings.Contains(uid, "/")
@@ -80,12 +80,12 @@ func configMap(pc PacketCapture, s settings) *corev1.ConfigMap {
 	cm := &corev1.ConfigMap{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      ConfigMapName(pc.Name, s.jobID),
+			Name:      configMapName(pc.Name, s.jobID),
 			Namespace: pc.Namespace,
 			Labels:    objectLabels(pc),
 		},
 		Data: map[string]string{
-			ScriptKey:           captureScript,
+			scriptKey:           captureScript,
 			"duration-seconds":  strconv.Itoa(int(s.durationSeconds)),
 			"filter":            s.filter,
 			"interface":         s.iface,
@@ -135,10 +135,10 @@ func jobMaker(pc PacketCapture, s settings, cmName string) func(name string, tar
 		}
 		args := make([]string, len(targets))
 		for i, t := range targets {
-			args[i] = TargetArg(t.Name, t.UID)
+			args[i] = targetArg(t.Name, t.UID)
 		}
 		job := captureJob(pc, s, cmName, jobValues{name: name, node: node, args: args}, len(targets), maps.Clone(labels), maps.Clone(podLabels))
-		job.Annotations = map[string]string{AnnotationTemplateHash: templateHash(job)}
+		job.Annotations = map[string]string{annotationTemplateHash: templateHash(job)}
 		return job
 	}
 }
@@ -147,7 +147,7 @@ func jobMaker(pc PacketCapture, s settings, cmName string) func(name string, tar
 // same for every Job of a plan that captures as many target Pods.
 type jobValues struct {
 	name, node string
-	// args name the target Pods, one TargetArg each.
+	// args name the target Pods, one targetArg each.
 	args []string
 }
 
@@ -174,7 +174,7 @@ func captureJob(pc PacketCapture, s settings, cmName string, v jobValues, n int,
 		Name:            ContainerName,
 		Image:           s.image,
 		ImagePullPolicy: s.imagePullPolicy,
-		Command:         []string{"/bin/sh", ConfigMountPath + "/" + ScriptKey},
+		Command:         []string{"/bin/sh", configMountPath + "/" + scriptKey},
 		Args:            v.args,
 		// The script names the node in its logs and summary.
 		Env: []corev1.EnvVar{{Name: "TARGET_NODE_NAME", ValueFrom: &corev1.EnvVarSource{
@@ -182,7 +182,7 @@ func captureJob(pc PacketCapture, s settings, cmName string, v jobValues, n int,
 		}}},
 		Resources: resources,
 		VolumeMounts: []corev1.VolumeMount{
-			{Name: configVolume, MountPath: ConfigMountPath, ReadOnly: true},
+			{Name: configVolume, MountPath: configMountPath, ReadOnly: true},
 			{Name: outputVolume, MountPath: OutputMountPath},
 		},
 		SecurityContext: securityContext(s.securityMode),

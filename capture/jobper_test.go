@@ -15,7 +15,7 @@ import (
 )
 
 // jobTargets is what a plan's Jobs capture: Job name → its args.
-func jobTargets(o *Output) map[string][]string {
+func jobTargets(o *Desired) map[string][]string {
 	m := make(map[string][]string)
 	for _, j := range o.Jobs {
 		m[j.Job.Name] = j.Job.Spec.Template.Spec.Containers[0].Args
@@ -24,7 +24,7 @@ func jobTargets(o *Output) map[string][]string {
 }
 
 func withInput(r Request, in *v1beta1.Input) Request {
-	r.Settings = in
+	r.Input = in
 	return r
 }
 
@@ -35,7 +35,7 @@ func TestPlanJobPerNode(t *testing.T) {
 	const a, b, c = "web-5d4f8-aaaaa", "web-5d4f8-bbbbb", "web-5d4f8-ccccc"
 	nodeA := NodeJobName("node-a", []string{a, c}, testJobID)
 	nodeB := NodeJobName("node-b", []string{b}, testJobID)
-	arg := func(pod string) string { return TargetArg(pod, "uid-pod-"+pod) }
+	arg := func(pod string) string { return targetArg(pod, "uid-pod-"+pod) }
 
 	// Auto with a low maxPodJobs: three Pods are more than 2.
 	auto := &v1beta1.Input{MaxPodJobs: ptrTo(int32(2))}

@@ -18,7 +18,7 @@ const maxNameLength = validation.DNS1123LabelMaxLength
 // vanishingly unlikely.
 const hashLength = 8
 
-// ConfigMapName names a capture's ConfigMap: {{captureName}}-{{jobId}},
+// configMapName names a capture's ConfigMap: {{captureName}}-{{jobId}},
 // shortened like JobName. The old operator's
 // {{targetNamespace}}-{{targetDeployment}} was shared by every capture of one
 // Deployment from one namespace (and, '-' being ambiguous, by shop-eu/web and
@@ -26,7 +26,7 @@ const hashLength = 8
 // PacketCapture's name is unique in its namespace, where its ConfigMap and
 // Jobs live, and the jobId tells a capture's runs apart: each Job mounts
 // the settings of its own capture and run, and no other's.
-func ConfigMapName(captureName, jobID string) string {
+func configMapName(captureName, jobID string) string {
 	return shorten(captureName, "-"+jobID)
 }
 

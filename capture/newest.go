@@ -5,20 +5,25 @@ import (
 	"cmp"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strconv"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // withNewestCopies keeps, of the objects that appear more than once in the
 // request (two exports of one namespace in one kpt package, an older and a
 // newer), only the newest copy of each, so that the plan does not depend on
-// the order they came in. Done here once, for every adapter.
+// the order they came in, and only the capture Pods of the capture's
+// namespace. Done here once, for every adapter.
 func withNewestCopies(req Request) Request {
 	req.ReplicaSets = newestCopies(req.ReplicaSets)
 	req.Pods = newestCopies(req.Pods)
 	req.Jobs = newestCopies(req.Jobs)
-	req.CapturePods = newestCopies(req.CapturePods)
+	req.CapturePods = newestCopies(slices.DeleteFunc(slices.Clone(req.CapturePods), func(p corev1.Pod) bool {
+		return !InNamespace(p.Namespace, req.Capture.Namespace)
+	}))
 	return req
 }
 

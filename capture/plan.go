@@ -23,6 +23,9 @@ import (
 // InvalidError is returned for input nothing may be planned from. Each field
 // error names the field and the rule it breaks.
 type InvalidError struct {
+	// Of names what is invalid in the message: the PacketCapture unless
+	// set.
+	Of     string
 	Errors field.ErrorList
 }
 
@@ -53,16 +56,23 @@ func newInvalidError(errs field.ErrorList) *InvalidError {
 	return &InvalidError{Errors: out}
 }
 
+// newInputError is newInvalidError for the function's Input.
+func newInputError(errs field.ErrorList) *InvalidError {
+	e := newInvalidError(errs)
+	e.Of = "Input"
+	return e
+}
+
 func (e *InvalidError) Error() string {
 	msgs := make([]string, len(e.Errors))
 	for i, err := range e.Errors {
 		msgs[i] = err.Error()
 	}
-	return "invalid PacketCapture: " + strings.Join(msgs, "; ")
+	return "invalid " + cmp.Or(e.Of, "PacketCapture") + ": " + strings.Join(msgs, "; ")
 }
 
-// capture is what the planner knows of one target Pod's capture.
-type capture struct {
+// podCapture is what the planner knows of one target Pod's capture.
+type podCapture struct {
 	target target
 	job    string
 	phase  Phase
@@ -86,116 +96,160 @@ func Validate(pc PacketCapture, in *v1beta1.Input) error {
 
 // Plan computes the ConfigMap, Jobs and status of a capture. It never
 // drops a Job that exists: a running capture and its files survive the Pod,
-// the Deployment and any change to the spec.
-func Plan(req Request) (*Output, error) {
+// the Deployment and any change to the spec. Its steps, in order: resolve
+// the settings, take stock of the Jobs that exist and of the captures the
+// ledger remembers, select the target Pods, request Jobs for the new ones,
+// read the captures' outcomes, and write the status and events.
+func Plan(req Request) (*Desired, error) {
 	req = withNewestCopies(req)
-	pc := req.Capture
-	s, errs := resolveSettings(pc, req.Settings)
+	s, errs := resolveSettings(req.Capture, req.Input)
 	if len(errs) > 0 {
 		return nil, newInvalidError(errs)
 	}
-	cm := configMap(pc, s)
-	newJob := jobMaker(pc, s, cm.Name)
-	p := &Output{ConfigMap: cm}
-
-	ledger := pc.Status.Ledger
-	if ledger.JobID != s.jobID {
-		// A new jobId is a new capture: the old one's Jobs are kept below
-		// while they exist, but its record no longer decides anything.
-		ledger = Ledger{}
+	p := newPlanner(req, s)
+	for i := range req.Jobs {
+		p.observeJob(&req.Jobs[i])
 	}
-	known := ledger.phases()
-	nodeOf, recorded := ledger.nodesAndResults()
+	p.recallRemovedJobs()
+	started := len(p.byPod) > 0 || len(p.known) > 0
+	sel := p.selectTargets()
+	newTargets, notCaptured := p.splitNewPods(sel.eligible, started)
+	if n := len(p.byPod) + len(newTargets); n > int(s.maxTargetPods) {
+		return nil, newInvalidError(field.ErrorList{field.Forbidden(field.NewPath("spec", "targetDeployment"),
+			fmt.Sprintf("capturing Deployment %s/%s means %d capture Pods, more than the platform allows (input.maxTargetPods=%d); capture a smaller Deployment or ask for a higher limit",
+				req.Capture.Spec.TargetNamespace, req.Capture.Spec.TargetDeployment, n, s.maxTargetPods))})
+	}
+	jobPer := captureJobPer(s, p.ledger.JobPer, started, p.sawNodeJob, len(newTargets))
+	p.requestJobs(jobPer, newTargets)
+	captures, unreadable := p.outcomes()
+	p.out.Status = status(req.Capture, s, req.Deployment, captures, sel.skipped, notCaptured)
+	if started || len(newTargets) > 0 {
+		p.out.Status.Ledger.JobPer = jobPer
+	}
+	p.out.Ready = p.out.Status.Counts.Targets > 0 && p.out.Status.Phase == PhaseCompleted
+	p.orderEvents(sel.skipped, notCaptured, unreadable)
+	return p.out, nil
+}
 
-	byPod := make(map[string]*capture)
-	var kept []PlannedJob
-	var drifted []string
+// planner is one Plan under way: what it knows of each target Pod's capture
+// and what it has decided so far.
+type planner struct {
+	req    Request
+	s      settings
+	newJob func(name string, targets []target) *batchv1.Job
+	out    *Desired
+
+	// ledger is the record of this jobId (empty for a new one); known,
+	// nodeOf and recorded are what it says, by Pod.
+	ledger   Ledger
+	known    map[string]Phase
+	nodeOf   map[string]string
+	recorded map[string]result
+
+	byPod map[string]*podCapture
+	// kept are Jobs of another jobId, kept while they run.
+	kept []PlannedJob
+	// drifted Pods' Jobs keep settings the spec or Input no longer has;
+	// misnamed Jobs have names no object can have.
+	drifted, misnamed []string
 	// sawNodeJob: a Job of this jobId captures a node's Pods, which tells
 	// the capture's JobPer when the ledger does not.
-	sawNodeJob := false
+	sawNodeJob bool
+}
 
-	// Every Job that exists stays planned until its capture has finished
-	// and its outcome is recorded.
-	var misnamed []string
-	for i := range req.Jobs {
-		observed := &req.Jobs[i]
-		if len(validation.IsDNS1123Subdomain(observed.Name)) > 0 {
-			// No such Job can exist; the KRM adapter would make a file
-			// path of its name ("../../etc/x").
-			misnamed = append(misnamed, fmt.Sprintf("%.80q", observed.Name))
-			continue
-		}
-		phase, detail := jobPhase(observed)
-		targets, ok := targetsOfJob(observed)
-		per := jobPerOfName(observed.Name, targets, s.jobID)
-		ours := ok && per != ""
-		sawNodeJob = sawNodeJob || per == v1beta1.JobPerNode
-		record := func(phase Phase, detail string, planned *batchv1.Job) {
-			for i, t := range targets {
-				phase, detail := advance(known[t.Name], phase, detail)
-				c := &capture{target: t, job: observed.Name, phase: phase, detail: detail}
-				if i == 0 {
-					// One capture carries the Job its Pods share.
-					c.planned = planned
-				}
-				byPod[t.Name] = c
+func newPlanner(req Request, s settings) *planner {
+	cm := configMap(req.Capture, s)
+	p := &planner{req: req, s: s, newJob: jobMaker(req.Capture, s, cm.Name), out: &Desired{ConfigMap: cm},
+		ledger: req.Capture.Status.Ledger, byPod: make(map[string]*podCapture)}
+	if p.ledger.JobID != s.jobID {
+		// A new jobId is a new capture: the old one's Jobs are kept while
+		// they exist, but its record no longer decides anything.
+		p.ledger = Ledger{}
+	}
+	p.known = p.ledger.phases()
+	p.nodeOf, p.recorded = p.ledger.nodesAndResults()
+	return p
+}
+
+// observeJob decides about a Job that exists: it stays planned until its
+// capture has finished and its outcome is recorded.
+func (p *planner) observeJob(observed *batchv1.Job) {
+	if len(validation.IsDNS1123Subdomain(observed.Name)) > 0 {
+		// No such Job can exist; the KRM adapter would make a file path of
+		// its name ("../../etc/x").
+		p.misnamed = append(p.misnamed, fmt.Sprintf("%.80q", observed.Name))
+		return
+	}
+	phase, detail := jobPhase(observed)
+	targets, ok := targetsOfJob(observed)
+	per := jobPerOfName(observed.Name, targets, p.s.jobID)
+	ours := ok && per != ""
+	p.sawNodeJob = p.sawNodeJob || per == v1beta1.JobPerNode
+	record := func(phase Phase, detail string, planned *batchv1.Job) {
+		for i, t := range targets {
+			phase, detail := advance(p.known[t.Name], phase, detail)
+			c := &podCapture{target: t, job: observed.Name, phase: phase, detail: detail}
+			if i == 0 {
+				// One capture carries the Job its Pods share.
+				c.planned = planned
 			}
+			p.byPod[t.Name] = c
 		}
-		if observed.DeletionTimestamp != nil {
-			// A Job being deleted (its TTL, garbage collection, by hand) is
-			// not planned again: Crossplane would create it anew once it is
-			// gone, and a finished capture would run twice. Its outcome
-			// goes to the ledger.
-			if ours {
-				switch phase {
-				case PodRetrievable:
-					phase, detail = PodSucceeded, ""
-				case PodSucceeded, PodFailed:
-				default:
-					phase, detail = PodGone, "its Job was deleted before the capture finished"
-				}
-				record(phase, detail, nil)
+	}
+	finished := phase == PodSucceeded || phase == PodFailed
+	switch {
+	case observed.DeletionTimestamp != nil:
+		// A Job being deleted (its TTL, garbage collection, by hand) is not
+		// planned again: Crossplane would create it anew once it is gone,
+		// and a finished capture would run twice. Its outcome goes to the
+		// ledger.
+		if ours {
+			switch phase {
+			case PodRetrievable:
+				phase, detail = PodSucceeded, ""
+			case PodSucceeded, PodFailed:
+			default:
+				phase, detail = PodGone, "its Job was deleted before the capture finished"
 			}
-			continue
-		}
-		finished := phase == PodSucceeded || phase == PodFailed
-		if !ours {
-			// Not of this jobId (or not recognisable): keep it untouched
-			// while it runs; once finished it is released (see below).
-			if !finished {
-				kept = append(kept, PlannedJob{Job: keptJob(observed), Ready: phase.done()})
-			}
-			continue
-		}
-		if finished {
-			// Released: its outcome goes to the ledger and it is planned no
-			// more, so Crossplane removes it. Planning a finished Job would
-			// race its ttlSecondsAfterFinished: an apply after the TTL
-			// controller deleted it creates it anew, and the capture runs
-			// twice. Its files outlive it (the Pod output's retention window
-			// ended before the Job finished).
 			record(phase, detail, nil)
-			continue
 		}
-		planned := newJob(observed.Name, targets)
-		if observed.Annotations[AnnotationTemplateHash] != planned.Annotations[AnnotationTemplateHash] {
+	case !ours:
+		// Not of this jobId (or not recognisable): keep it untouched while
+		// it runs; once finished it is released.
+		if !finished {
+			p.kept = append(p.kept, PlannedJob{Job: keptJob(observed), Ready: phase.done()})
+		}
+	case finished:
+		// Released: its outcome goes to the ledger and it is planned no
+		// more, so Crossplane removes it. Planning a finished Job would race
+		// its ttlSecondsAfterFinished: an apply after the TTL controller
+		// deleted it creates it anew, and the capture runs twice. Its files
+		// outlive it (the Pod output's retention window ended before the
+		// Job finished).
+		record(phase, detail, nil)
+	default:
+		planned := p.newJob(observed.Name, targets)
+		if observed.Annotations[annotationTemplateHash] != planned.Annotations[annotationTemplateHash] {
 			planned = keptJob(observed)
 			for _, t := range targets {
-				drifted = append(drifted, t.Name)
+				p.drifted = append(p.drifted, t.Name)
 			}
 		}
 		record(phase, detail, planned)
 	}
+}
 
-	// Captures recorded earlier whose Job is gone are never run again.
-	for pod, phase := range known {
-		if _, ok := byPod[pod]; ok {
+// recallRemovedJobs takes the captures the ledger recorded whose Job is
+// gone: they are never run again.
+func (p *planner) recallRemovedJobs() {
+	for pod, phase := range p.known {
+		if _, ok := p.byPod[pod]; ok {
 			continue
 		}
-		c := &capture{target: target{Name: pod, Node: nodeOf[pod]}, phase: phase, detail: recordedDetail(phase)}
+		c := &podCapture{target: target{Name: pod, Node: p.nodeOf[pod]}, phase: phase, detail: recordedDetail(phase)}
 		switch phase {
 		case PodRequested:
-			// Asked for but never seen: decided below, with the Pods.
+			// Asked for but never seen: decided with the Pods.
 			continue
 		case PodPending, PodRunning:
 			c.phase, c.detail = PodGone, "its Job was deleted before the capture's outcome was seen"
@@ -203,78 +257,91 @@ func Plan(req Request) (*Output, error) {
 			// Its files were complete: the capture had finished.
 			c.phase, c.detail = PodSucceeded, "the capture finished; its Job was removed before its summary was read"
 		}
-		byPod[pod] = c
+		p.byPod[pod] = c
 	}
-	started := len(byPod) > 0 || len(known) > 0
+}
 
-	var sel selection
-	if req.Deployment == nil {
-		p.Events = append(p.Events, Event{Severity: SeverityWarning, Reason: "DeploymentNotFound",
-			Message: fmt.Sprintf("Deployment %s/%s not found; %d existing capture Jobs are kept", pc.Spec.TargetNamespace, pc.Spec.TargetDeployment, len(req.Jobs))})
-	} else {
-		sel = selectTargets(pc.Spec, s, req.Deployment, req.ReplicaSets, req.Pods)
-		p.Events = append(p.Events, sel.events...)
+// selectTargets selects the Deployment's capturable Pods.
+func (p *planner) selectTargets() selection {
+	spec := p.req.Capture.Spec
+	if p.req.Deployment == nil {
+		p.out.Events = append(p.out.Events, Event{Severity: SeverityWarning, Reason: "DeploymentNotFound", Field: "spec.targetDeployment",
+			Message: fmt.Sprintf("Deployment %s/%s not found; %d existing capture Jobs are kept", spec.TargetNamespace, spec.TargetDeployment, len(p.req.Jobs))})
+		return selection{}
 	}
+	sel := selectTargets(spec, p.s, p.req.Deployment, p.req.ReplicaSets, p.req.Pods)
+	p.out.Events = append(p.out.Events, sel.events...)
+	return sel
+}
 
-	var notCaptured []PodStatus
-	var newTargets []target
-	for _, t := range sel.eligible {
-		if _, ok := byPod[t.Name]; ok {
+// splitNewPods splits the eligible Pods without a capture into those to
+// capture now and those that appeared after the capture started, which are
+// captured only with spec.followNewPods.
+func (p *planner) splitNewPods(eligible []target, started bool) (newTargets []target, notCaptured []PodStatus) {
+	for _, t := range eligible {
+		if _, ok := p.byPod[t.Name]; ok {
 			continue
 		}
-		if known[t.Name] == PodRequested || !started || s.followNewPods {
+		if p.known[t.Name] == PodRequested || !started || p.s.followNewPods {
 			newTargets = append(newTargets, t)
 			continue
 		}
 		notCaptured = append(notCaptured, PodStatus{Pod: t.Name, Node: t.Node, Phase: PodNotCaptured,
 			Message: "appeared after the capture started; set spec.followNewPods to capture new Pods"})
 	}
-	if n := len(byPod) + len(newTargets); n > int(s.maxTargetPods) {
-		return nil, newInvalidError(field.ErrorList{field.Forbidden(field.NewPath("spec", "targetDeployment"),
-			fmt.Sprintf("capturing Deployment %s/%s means %d capture Pods, more than the platform allows (input.maxTargetPods=%d); capture a smaller Deployment or ask for a higher limit",
-				pc.Spec.TargetNamespace, pc.Spec.TargetDeployment, n, s.maxTargetPods))})
-	}
-	jobPer := captureJobPer(s, ledger.JobPer, started, sawNodeJob, len(newTargets))
+	return newTargets, notCaptured
+}
+
+// requestJobs plans the Jobs of the new targets, cut by jobPer, and gives
+// up on the Pods whose Job was requested earlier but never created and that
+// cannot be captured now.
+func (p *planner) requestJobs(jobPer v1beta1.JobPer, newTargets []target) {
+	jobID := p.s.jobID
 	if jobPer == v1beta1.JobPerPod {
 		// The ledger names Pods; in Pod mode their Jobs' names follow.
-		for pod, c := range byPod {
+		for pod, c := range p.byPod {
 			if c.job == "" {
-				c.job = JobName(pod, s.jobID)
+				c.job = JobName(pod, jobID)
 			}
 		}
 	}
 	for _, group := range jobGroups(jobPer, newTargets) {
-		name := JobName(group[0].Name, s.jobID)
+		name := JobName(group[0].Name, jobID)
 		if jobPer == v1beta1.JobPerNode {
-			name = NodeJobName(group[0].Node, podNames(group), s.jobID)
+			name = NodeJobName(group[0].Node, podNames(group), jobID)
 		}
-		job := newJob(name, group)
+		job := p.newJob(name, group)
 		for i, t := range group {
-			c := &capture{target: t, job: name, phase: PodRequested}
+			c := &podCapture{target: t, job: name, phase: PodRequested}
 			if i == 0 {
 				c.planned = job
 			}
-			byPod[t.Name] = c
+			p.byPod[t.Name] = c
 		}
 	}
-	// Requested earlier, never created, and the Pod cannot be captured now.
-	for pod, phase := range known {
-		if _, ok := byPod[pod]; !ok && phase == PodRequested {
-			c := &capture{target: target{Name: pod, Node: nodeOf[pod]}, phase: PodGone,
+	for pod, phase := range p.known {
+		if _, ok := p.byPod[pod]; !ok && phase == PodRequested {
+			c := &podCapture{target: target{Name: pod, Node: p.nodeOf[pod]}, phase: PodGone,
 				detail: "its Job was never created and the Pod can no longer be captured"}
 			if jobPer == v1beta1.JobPerPod {
-				c.job = JobName(pod, s.jobID)
+				c.job = JobName(pod, jobID)
 			}
-			byPod[pod] = c
+			p.byPod[pod] = c
 		}
 	}
+}
 
-	summaries, unreadable := captureSummaries(req.CapturePods, s.jobID)
-	captures := make([]*capture, 0, len(byPod))
-	for _, c := range byPod {
+// outcomes reads each capture's result, from the ledger or its capture
+// Pod's summary, and returns the captures sorted by Pod. The planned Jobs
+// go to the output, sorted by name. It also returns the capture Pods whose
+// summary cannot be read.
+func (p *planner) outcomes() (captures []*podCapture, unreadable []string) {
+	summaries, unreadable := captureSummaries(p.req.CapturePods, p.s.jobID)
+	captures = make([]*podCapture, 0, len(p.byPod))
+	for _, c := range p.byPod {
 		// A result, once read, is kept: the capture Pod that holds the
 		// summary goes away with its Job.
-		if r, ok := recorded[c.target.Name]; ok {
+		if r, ok := p.recorded[c.target.Name]; ok {
 			c.result = &r
 		} else if sum, ok := summaries[c.target.Name]; ok && (sum.ended || c.phase.final()) {
 			c.result = &sum.result
@@ -282,40 +349,39 @@ func Plan(req Request) (*Output, error) {
 		if c.result != nil {
 			// The summary tells each Pod's outcome, where the Job tells
 			// only the first failure of a node's Pods.
-			c.phase, c.detail, c.partial = c.result.outcome(s.durationSeconds)
+			c.phase, c.detail, c.partial = c.result.outcome(p.s.durationSeconds)
 		}
 		captures = append(captures, c)
 	}
-	slices.SortFunc(captures, func(a, b *capture) int { return cmp.Compare(a.target.Name, b.target.Name) })
-
+	slices.SortFunc(captures, func(a, b *podCapture) int { return cmp.Compare(a.target.Name, b.target.Name) })
 	for _, c := range captures {
 		if c.planned != nil {
-			p.Jobs = append(p.Jobs, PlannedJob{Job: c.planned, Ready: c.phase.done()})
+			p.out.Jobs = append(p.out.Jobs, PlannedJob{Job: c.planned, Ready: c.phase.done()})
 		}
 	}
-	p.Jobs = append(p.Jobs, kept...)
-	slices.SortFunc(p.Jobs, func(a, b PlannedJob) int { return cmp.Compare(a.Job.Name, b.Job.Name) })
+	p.out.Jobs = append(p.out.Jobs, p.kept...)
+	slices.SortFunc(p.out.Jobs, func(a, b PlannedJob) int { return cmp.Compare(a.Job.Name, b.Job.Name) })
+	return captures, unreadable
+}
 
-	p.Status = status(pc, s, req.Deployment, captures, sel.skipped, notCaptured)
-	if started || len(newTargets) > 0 {
-		p.Status.Ledger.JobPer = jobPer
-	}
-	p.Ready = p.Status.Counts.Targets > 0 && p.Status.Phase == PhaseCompleted
+// orderEvents puts the events in their order: the summary first, then what
+// selecting the targets found, the unreadable summaries and the ignored
+// Jobs.
+func (p *planner) orderEvents(skipped, notCaptured []PodStatus, unreadable []string) {
 	// Jobs come in the order the adapter found them (Crossplane's map of
 	// observed resources has none): name them in one order, or the results
 	// change from call to call.
-	slices.Sort(drifted)
-	slices.Sort(misnamed)
-	p.Events = append(summaryEvents(p.Status, sel.skipped, notCaptured, drifted, len(kept)), p.Events...)
+	slices.Sort(p.drifted)
+	slices.Sort(p.misnamed)
+	p.out.Events = append(summaryEvents(p.out.Status, skipped, notCaptured, p.drifted, len(p.kept)), p.out.Events...)
 	if len(unreadable) > 0 {
-		p.Events = append(p.Events, Event{Severity: SeverityWarning, Reason: "CaptureSummaryUnreadable",
+		p.out.Events = append(p.out.Events, Event{Severity: SeverityWarning, Reason: "CaptureSummaryUnreadable",
 			Message: nameList("capture Pod", unreadable) + ": the termination message is not a capture summary, so the capture's packets and files are not known; see the capture Pod's logs"})
 	}
-	if len(misnamed) > 0 {
-		p.Events = append(p.Events, Event{Severity: SeverityWarning, Reason: "InvalidJobName",
-			Message: nameList("Job", misnamed) + " ignored: not a valid object name"})
+	if len(p.misnamed) > 0 {
+		p.out.Events = append(p.out.Events, Event{Severity: SeverityWarning, Reason: "InvalidJobName",
+			Message: nameList("Job", p.misnamed) + " ignored: not a valid object name"})
 	}
-	return p, nil
 }
 
 // captureJobPer is how this capture cuts its Pods into Jobs. It is decided
@@ -547,7 +613,7 @@ func (l Ledger) nodesAndResults() (map[string]string, map[string]result) {
 }
 
 // status summarises the captures for the PacketCapture's status.
-func status(pc PacketCapture, s settings, d *appsv1.Deployment, captures []*capture, skipped, notCaptured []PodStatus) Status {
+func status(pc PacketCapture, s settings, d *appsv1.Deployment, captures []*podCapture, skipped, notCaptured []PodStatus) Status {
 	st := Status{JobID: s.jobID, Ledger: Ledger{JobID: s.jobID}, Retrieve: retrieveHint(pc, s)}
 	pods := make([]PodStatus, 0, len(captures)+len(skipped)+len(notCaptured))
 	for _, c := range captures {
@@ -677,11 +743,11 @@ func summaryEvents(st Status, skipped, notCaptured []PodStatus, drifted []string
 		for i, p := range notCaptured {
 			names[i] = fmt.Sprintf("%.80q", p.Pod)
 		}
-		events = append(events, Event{Severity: SeverityNormal, Reason: "NewPodsNotCaptured",
+		events = append(events, Event{Severity: SeverityNormal, Reason: "NewPodsNotCaptured", Field: "spec.followNewPods",
 			Message: nameList("Pod", names) + " appeared after the capture started and " + isAre(len(names)) + " not captured; set spec.followNewPods: true to capture new Pods"})
 	}
 	if len(drifted) > 0 {
-		events = append(events, Event{Severity: SeverityWarning, Reason: "SpecChangedDuringCapture",
+		events = append(events, Event{Severity: SeverityWarning, Reason: "SpecChangedDuringCapture", Field: "spec.jobId",
 			Message: fmt.Sprintf("the spec or the function's Input changed after the capture started; the Jobs of %s keep their original settings (a Job's pod template cannot change). Set a new spec.jobId to capture again with the new settings", nameList("Pod", quoted(drifted)))})
 	}
 	if kept > 0 {

@@ -29,7 +29,7 @@ type summary struct {
 	Reasons []string
 }
 
-func summarize(o *Output) summary {
+func summarize(o *Desired) summary {
 	s := summary{Ready: o.Ready, Phase: o.Status.Phase, Counts: o.Status.Counts, Ledger: o.Status.Ledger}
 	// Nodes and results have tests of their own (status_test.go).
 	s.Ledger.Nodes = nil
@@ -41,13 +41,17 @@ func summarize(o *Output) summary {
 		s.Jobs = append(s.Jobs, n)
 	}
 	for _, e := range o.Events {
-		s.Reasons = append(s.Reasons, e.Reason)
+		r := e.Reason
+		if e.Field != "" {
+			r += " @" + e.Field
+		}
+		s.Reasons = append(s.Reasons, r)
 	}
 	return s
 }
 
 // planned plans req and fails the test on error.
-func planned(t *testing.T, req Request) *Output {
+func planned(t *testing.T, req Request) *Desired {
 	t.Helper()
 	o, err := Plan(req)
 	if err != nil {
@@ -200,7 +204,7 @@ func TestPlan(t *testing.T) {
 			},
 			want: summary{
 				Phase: PhaseWaitingForDeployment, Ledger: Ledger{JobID: testJobID},
-				Reasons: []string{"WaitingForDeployment", "DeploymentNotFound"},
+				Reasons: []string{"WaitingForDeployment", "DeploymentNotFound @spec.targetDeployment"},
 			},
 		},
 		"NoPods": {
@@ -238,7 +242,7 @@ func TestPlan(t *testing.T) {
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3},
 				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Started: []string{podA, podB, podC}},
-				Reasons: []string{"Capturing", "DeploymentNotFound"},
+				Reasons: []string{"Capturing", "DeploymentNotFound @spec.targetDeployment"},
 			},
 		},
 		"SomeDone": {
@@ -374,7 +378,7 @@ func TestPlan(t *testing.T) {
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3, NotCaptured: 1},
 				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Started: []string{podA, podB, podC}},
-				Reasons: []string{"Capturing", "NewPodsNotCaptured"},
+				Reasons: []string{"Capturing", "NewPodsNotCaptured @spec.followNewPods"},
 			},
 		},
 		"FollowNewPods": {
@@ -421,7 +425,7 @@ func TestPlan(t *testing.T) {
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3},
 				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Started: []string{podA, podB, podC}},
-				Reasons: []string{"Capturing", "SpecChangedDuringCapture"},
+				Reasons: []string{"Capturing", "SpecChangedDuringCapture @spec.jobId"},
 			},
 		},
 		"DuplicatePods": {
@@ -455,7 +459,7 @@ func TestPlanGolden(t *testing.T) {
 	o := planned(t, testRequest())
 	// The script has tests of its own (test/netns); here it is a placeholder
 	// so that editing it does not churn this file.
-	o.ConfigMap.Data[ScriptKey] = "<capture.sh>"
+	o.ConfigMap.Data[scriptKey] = "<capture.sh>"
 	got, err := json.MarshalIndent(o, "", "  ")
 	if err != nil {
 		t.Fatal(err)
@@ -521,7 +525,7 @@ func TestPlanJobsStayIdentical(t *testing.T) {
 		firstByName[j.Job.Name] = string(b)
 	}
 	// A finished capture's Job is released; the two still running stay.
-	for i, later := range []*Output{second, third} {
+	for i, later := range []*Desired{second, third} {
 		if want := 2; len(later.Jobs) != want {
 			t.Fatalf("plan %d: got %d Jobs, want %d", i+2, len(later.Jobs), want)
 		}
@@ -548,7 +552,7 @@ func TestPlanKeptJobOmitsServerFields(t *testing.T) {
 				t.Errorf("Job %s: kept template carries the server's label %s", j.Job.Name, l)
 			}
 		}
-		if j.Job.Annotations[AnnotationTemplateHash] == "" {
+		if j.Job.Annotations[annotationTemplateHash] == "" {
 			t.Errorf("Job %s: kept Job lost its template hash", j.Job.Name)
 		}
 	}
@@ -605,7 +609,7 @@ func TestPlanJobShape(t *testing.T) {
 	if cm.Data["target-namespace"] != testNS {
 		t.Errorf("ConfigMap target-namespace = %q, want %q", cm.Data["target-namespace"], testNS)
 	}
-	if cm.Data[ScriptKey] != Script() || !strings.HasPrefix(Script(), "#!") {
+	if cm.Data[scriptKey] != captureScript || !strings.HasPrefix(captureScript, "#!") {
 		t.Errorf("ConfigMap does not carry the capture script")
 	}
 }
@@ -615,7 +619,7 @@ func TestPlanSettings(t *testing.T) {
 		reason   string
 		spec     func(*Spec)
 		input    *v1beta1.Input
-		check    func(t *testing.T, o *Output)
+		check    func(t *testing.T, o *Desired)
 		deadline int64
 	}{
 		"DurationSeconds":  {reason: "Whole seconds.", spec: func(s *Spec) { s.Duration = "45" }, deadline: 45 + 30 + 900},
@@ -624,7 +628,7 @@ func TestPlanSettings(t *testing.T) {
 		"HostPathOutput": {
 			reason: "The platform may write captures to the node; no retention window then.",
 			input:  &v1beta1.Input{Output: &v1beta1.Output{Type: v1beta1.OutputHostPath, HostPath: "/var/tmp/pcaps"}},
-			check: func(t *testing.T, o *Output) {
+			check: func(t *testing.T, o *Desired) {
 				v := o.Jobs[0].Job.Spec.Template.Spec.Volumes[1]
 				if v.HostPath == nil || v.HostPath.Path != "/var/tmp/pcaps" {
 					t.Errorf("output volume = %+v, want hostPath /var/tmp/pcaps", v)
@@ -643,7 +647,7 @@ func TestPlanSettings(t *testing.T) {
 			spec: func(s *Spec) {
 				s.Output = &v1beta1.Output{Type: v1beta1.OutputPersistentVolumeClaim, ClaimName: "pcaps"}
 			},
-			check: func(t *testing.T, o *Output) {
+			check: func(t *testing.T, o *Desired) {
 				v := o.Jobs[0].Job.Spec.Template.Spec.Volumes[1]
 				if v.PersistentVolumeClaim == nil || v.PersistentVolumeClaim.ClaimName != "pcaps" {
 					t.Errorf("output volume = %+v, want claim pcaps", v)
@@ -657,7 +661,7 @@ func TestPlanSettings(t *testing.T) {
 		"Privileged": {
 			reason: "The platform may run captures privileged.",
 			input:  &v1beta1.Input{SecurityMode: v1beta1.SecurityPrivileged},
-			check: func(t *testing.T, o *Output) {
+			check: func(t *testing.T, o *Desired) {
 				sc := o.Jobs[0].Job.Spec.Template.Spec.Containers[0].SecurityContext
 				if sc.Privileged == nil || !*sc.Privileged || sc.Capabilities != nil {
 					t.Errorf("securityContext = %+v, want privileged only", sc)
@@ -672,7 +676,7 @@ func TestPlanSettings(t *testing.T) {
 				s.Interface, s.Filter = "eth0", `tcp port 80 and host 10.0.0.1`
 			},
 			input: &v1beta1.Input{Snaplen: ptrTo(int32(1500)), Interface: "lo"},
-			check: func(t *testing.T, o *Output) {
+			check: func(t *testing.T, o *Desired) {
 				want := map[string]string{"snaplen": "96", "max-file-size-mb": "5", "max-files": "3", "interface": "eth0", "filter": "tcp port 80 and host 10.0.0.1"}
 				for k, v := range want {
 					if o.ConfigMap.Data[k] != v {
@@ -685,7 +689,7 @@ func TestPlanSettings(t *testing.T) {
 		"DerivedJobID": {
 			reason: "Without a jobId one is derived from the uid: 4 characters, stable.",
 			spec:   func(s *Spec) { s.JobID = "" },
-			check: func(t *testing.T, o *Output) {
+			check: func(t *testing.T, o *Desired) {
 				id := o.Status.JobID
 				if !jobIDPattern.MatchString(id) || !strings.HasSuffix(o.Jobs[0].Job.Name, "-"+id) {
 					t.Errorf("derived jobId %q, Job %q", id, o.Jobs[0].Job.Name)
@@ -703,7 +707,7 @@ func TestPlanSettings(t *testing.T) {
 			if tc.spec != nil {
 				tc.spec(&r.Capture.Spec)
 			}
-			r.Settings = tc.input
+			r.Input = tc.input
 			o := planned(t, r)
 			if got := *o.Jobs[0].Job.Spec.ActiveDeadlineSeconds; got != tc.deadline {
 				t.Errorf("%s\nactiveDeadlineSeconds = %d, want %d", tc.reason, got, tc.deadline)
@@ -760,7 +764,7 @@ func TestPlanInvalid(t *testing.T) {
 			if tc.spec != nil {
 				tc.spec(&r.Capture)
 			}
-			r.Settings = tc.input
+			r.Input = tc.input
 			o, err := Plan(r)
 			if err == nil {
 				t.Fatalf("Plan() = %d Jobs, want an error mentioning %q", len(o.Jobs), tc.want)
@@ -780,7 +784,7 @@ func TestPlanInvalid(t *testing.T) {
 
 func TestPlanTooManyPods(t *testing.T) {
 	r := testRequest()
-	r.Settings = &v1beta1.Input{MaxTargetPods: ptrTo(int32(2))}
+	r.Input = &v1beta1.Input{MaxTargetPods: ptrTo(int32(2))}
 	_, err := Plan(r)
 	if err == nil || !strings.Contains(err.Error(), "input.maxTargetPods=2") || !strings.Contains(err.Error(), "3 capture Pods") {
 		t.Fatalf("Plan() error = %v, want the platform limit named", err)
@@ -789,7 +793,7 @@ func TestPlanTooManyPods(t *testing.T) {
 
 func TestPlanBoundsStatus(t *testing.T) {
 	r := testRequest()
-	r.Settings = &v1beta1.Input{StatusPodLimit: ptrTo(int32(2))}
+	r.Input = &v1beta1.Input{StatusPodLimit: ptrTo(int32(2))}
 	r.Pods = append(r.Pods, unscheduled(runningPod("web-5d4f8-zzzzz", testRS, "")))
 	o := planned(t, r)
 	if len(o.Status.Pods) != 2 || o.Status.PodsOmitted != 2 {

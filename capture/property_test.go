@@ -200,10 +200,10 @@ func TestPropertyConfigMapName(t *testing.T) {
 	seen := make(map[string][2]string)
 	for range 20000 {
 		capture, jobID := r.dnsSubdomain(r.lengthUpTo(253)), r.jobID()
-		name := ConfigMapName(capture, jobID)
+		name := configMapName(capture, jobID)
 		checkName(t, "ConfigMap name", name, capture, jobID)
-		if again := ConfigMapName(capture, jobID); again != name {
-			t.Fatalf("ConfigMapName(%q, %q) gave %q, then %q", capture, jobID, name, again)
+		if again := configMapName(capture, jobID); again != name {
+			t.Fatalf("configMapName(%q, %q) gave %q, then %q", capture, jobID, name, again)
 		}
 		// Two captures, or two runs of one, never share a ConfigMap.
 		if other, ok := seen[name]; ok && other != [2]string{capture, jobID} {
@@ -311,7 +311,7 @@ func TestPropertyPlanNames(t *testing.T) {
 		if i%2 == 1 {
 			jobPer = v1beta1.JobPerNode
 		}
-		req.Settings = &v1beta1.Input{JobPer: jobPer}
+		req.Input = &v1beta1.Input{JobPer: jobPer}
 		out, err := Plan(req)
 		if err != nil {
 			t.Fatalf("case %d: Plan() error = %v", i, err)

@@ -11,12 +11,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/function-packet-capture/function-packet-capture/input/v1beta1"
 )
 
 // podStatusOf returns the status entry of pod, failing the test without one.
-func podStatusOf(t *testing.T, o *Output, pod string) PodStatus {
+func podStatusOf(t *testing.T, o *Desired, pod string) PodStatus {
 	t.Helper()
 	for _, p := range o.Status.Pods {
 		if p.Pod == pod {
@@ -59,7 +60,7 @@ func TestPlanSkipsUnsafeTargets(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			req := testRequest()
-			req.Settings = tc.input
+			req.Input = tc.input
 			req.Pods[0] = tc.change(req.Pods[0])
 			o := planned(t, req)
 			st := podStatusOf(t, o, req.Pods[0].Name)
@@ -155,7 +156,7 @@ func TestPlanBoundsDisk(t *testing.T) {
 // read alike, each get their own ConfigMap, and every Job mounts its own
 // capture's.
 func TestPlanConfigMapPerCapture(t *testing.T) {
-	plan := func(name, jobID, ns, deploy string) *Output {
+	plan := func(name, jobID, ns, deploy string) *Desired {
 		req := testRequest()
 		req.Capture.Name, req.Capture.UID = name, "uid-"+name
 		req.Capture.Spec.JobID, req.Capture.Spec.TargetNamespace, req.Capture.Spec.TargetDeployment = jobID, ns, deploy
@@ -168,7 +169,7 @@ func TestPlanConfigMapPerCapture(t *testing.T) {
 		}
 		return planned(t, req)
 	}
-	pairs := map[string][2]*Output{
+	pairs := map[string][2]*Desired{
 		"same Deployment, two captures": {plan("capture-a", "aaaa", "shop", "web"), plan("capture-b", "bbbb", "shop", "web")},
 		"same Deployment, same jobId":   {plan("capture-a", "qwer", "shop", "web"), plan("capture-b", "qwer", "shop", "web")},
 		"shop-eu/web and shop/eu-web":   {plan("capture-a", "qwer", "shop-eu", "web"), plan("capture-b", "qwer", "shop", "eu-web")},
@@ -204,7 +205,7 @@ func TestPlanRefusesBadValues(t *testing.T) {
 		},
 		"claimName with type Pod in the Input": {
 			change: func(r *Request) {
-				r.Settings = &v1beta1.Input{Output: &v1beta1.Output{Type: v1beta1.OutputPod, ClaimName: "pcaps"}}
+				r.Input = &v1beta1.Input{Output: &v1beta1.Output{Type: v1beta1.OutputPod, ClaimName: "pcaps"}}
 			},
 			want: "input.output.claimName: Invalid value: \"pcaps\": is used only by type PersistentVolumeClaim",
 		},
@@ -272,7 +273,7 @@ func TestDecodeNamesIntegerRanges(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "spec.output.retentionSeconds: ") || !strings.Contains(err.Error(), "must be an integer from 0 to 86400") {
 		t.Errorf("spec.output.retentionSeconds = 1e12: error %v, want its range", err)
 	}
-	_, err = DecodeInput(map[string]any{"maxFiles": 3e9})
+	_, err = DecodeInput(map[string]any{"maxFiles": 3e9}, field.NewPath("input"))
 	if err == nil || !strings.Contains(err.Error(), "input.maxFiles: ") || !strings.Contains(err.Error(), "must be an integer from 1 to 1000") {
 		t.Errorf("input.maxFiles = 3e9: error %v, want its range", err)
 	}
@@ -298,7 +299,7 @@ func TestPlanNewestCopyCounts(t *testing.T) {
 	newRS := testReplicaSet(testRS, testDeployment())
 	newRS.ResourceVersion = "6"
 
-	plan := func(pods []corev1.Pod, rss []appsv1.ReplicaSet, jobs []batchv1.Job) *Output {
+	plan := func(pods []corev1.Pod, rss []appsv1.ReplicaSet, jobs []batchv1.Job) *Desired {
 		req := testRequest()
 		req.Pods = append(pods, req.Pods[1:]...)
 		req.ReplicaSets = rss

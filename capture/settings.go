@@ -1,10 +1,12 @@
 package capture
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,9 +19,9 @@ import (
 	"github.com/function-packet-capture/function-packet-capture/input/v1beta1"
 )
 
-// MaxFilterLength bounds spec.filter. Real BPF expressions are short; a
+// maxFilterLength bounds spec.filter. Real BPF expressions are short; a
 // kilobyte-long one is a mistake or an attack.
-const MaxFilterLength = 1024
+const maxFilterLength = 1024
 
 var (
 	jobIDPattern     = regexp.MustCompile(`^[a-z0-9]{4}$`)
@@ -114,146 +116,153 @@ func atLeast(limits corev1.ResourceList, name corev1.ResourceName, need int64) r
 }
 
 // resolveSettings validates the capture and the Input and merges them. Every
-// problem is reported, each naming its field, so a user fixes all at once.
+// problem is reported, each naming its field, so a user fixes all at once:
+// the Input's first, then the spec's, then the capture's own name.
 func resolveSettings(pc PacketCapture, in *v1beta1.Input) (settings, field.ErrorList) {
 	if in == nil {
 		in = &v1beta1.Input{}
 	}
-	var errs field.ErrorList
-	inPath := field.NewPath("input")
-	specPath := field.NewPath("spec")
+	s, maxDuration, errs := platformSettings(in)
+	errs = append(errs, s.applySpec(pc, in, maxDuration)...)
+	errs = append(errs, validateIdentity(pc)...)
+	return s, errs
+}
 
+var inputPath, specPath = field.NewPath("input"), field.NewPath("spec")
+
+// platformSettings are the platform's Input with its defaults, and the
+// longest capture it allows.
+func platformSettings(in *v1beta1.Input) (settings, int32, field.ErrorList) {
 	s := settings{
-		image:             in.Image,
+		image:             cmp.Or(in.Image, v1beta1.DefaultImage),
 		imagePullPolicy:   in.ImagePullPolicy,
-		securityMode:      in.SecurityMode,
+		securityMode:      cmp.Or(in.SecurityMode, v1beta1.DefaultSecurityMode),
 		ttlSeconds:        int32Or(in.TTLSecondsAfterFinished, v1beta1.DefaultTTLSeconds),
 		graceSeconds:      int32Or(in.GraceSeconds, v1beta1.DefaultGraceSeconds),
 		maxTargetPods:     int32Or(in.MaxTargetPods, v1beta1.DefaultMaxTargetPods),
 		statusPodLimit:    int32Or(in.StatusPodLimit, v1beta1.DefaultStatusPodLimit),
-		jobPer:            in.JobPer,
+		jobPer:            cmp.Or(in.JobPer, v1beta1.DefaultJobPer),
 		maxPodJobs:        int32Or(in.MaxPodJobs, v1beta1.DefaultMaxPodJobs),
 		priorityClassName: in.PriorityClassName,
-		followNewPods:     pc.Spec.FollowNewPods,
-		filter:            pc.Spec.Filter,
-		networkSnapshot:   pc.Spec.NetworkSnapshot == nil || *pc.Spec.NetworkSnapshot,
 		allowHostNetwork:  in.AllowHostNetworkPods,
+		resources:         defaultResources(),
 	}
 	if in.Resources != nil {
 		s.resources = *in.Resources
-	} else {
-		s.resources = defaultResources()
 	}
+	maxDuration := int32Or(in.MaxDurationSeconds, v1beta1.DefaultMaxDurationSecond)
+	errs := validatePlatform(s, maxDuration)
+	var outErrs field.ErrorList
+	s.output, outErrs = resolveOutput(inputPath.Child("output"), in.Output, v1beta1.Output{
+		Type:             v1beta1.DefaultOutputType,
+		HostPath:         v1beta1.DefaultHostPath,
+		RetentionSeconds: ptrTo(v1beta1.DefaultRetentionSeconds),
+	}, true)
+	return s, maxDuration, append(errs, outErrs...)
+}
 
-	// The platform's Input.
-	if s.image == "" {
-		s.image = v1beta1.DefaultImage
-	}
+// validatePlatform checks the Input's values, defaults applied.
+func validatePlatform(s settings, maxDuration int32) field.ErrorList {
+	var errs field.ErrorList
 	if strings.TrimSpace(s.image) != s.image || strings.ContainsAny(s.image, " \t\n") {
-		errs = append(errs, field.Invalid(inPath.Child("image"), s.image, "must be an image reference without spaces"))
+		errs = append(errs, field.Invalid(inputPath.Child("image"), s.image, "must be an image reference without spaces"))
 	}
 	switch s.imagePullPolicy {
 	case "": // Kubernetes' default for the image's tag applies.
 	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
 	default:
-		errs = append(errs, field.NotSupported(inPath.Child("imagePullPolicy"), s.imagePullPolicy,
+		errs = append(errs, field.NotSupported(inputPath.Child("imagePullPolicy"), s.imagePullPolicy,
 			[]corev1.PullPolicy{corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever}))
 	}
-	switch s.securityMode {
-	case "":
-		s.securityMode = v1beta1.DefaultSecurityMode
-	case v1beta1.SecurityCapabilities, v1beta1.SecurityPrivileged:
-	default:
-		errs = append(errs, field.NotSupported(inPath.Child("securityMode"), s.securityMode,
+	if s.securityMode != v1beta1.SecurityCapabilities && s.securityMode != v1beta1.SecurityPrivileged {
+		errs = append(errs, field.NotSupported(inputPath.Child("securityMode"), s.securityMode,
 			[]v1beta1.SecurityMode{v1beta1.SecurityCapabilities, v1beta1.SecurityPrivileged}))
 	}
-	errs = append(errs, inRange(inPath.Child("ttlSecondsAfterFinished"), s.ttlSeconds)...)
-	errs = append(errs, inRange(inPath.Child("graceSeconds"), s.graceSeconds)...)
-	errs = append(errs, inRange(inPath.Child("maxTargetPods"), s.maxTargetPods)...)
-	switch s.jobPer {
-	case "":
-		s.jobPer = v1beta1.DefaultJobPer
-	case v1beta1.JobPerAuto, v1beta1.JobPerPod, v1beta1.JobPerNode:
-	default:
-		errs = append(errs, field.NotSupported(inPath.Child("jobPer"), s.jobPer,
+	errs = append(errs, inRange(inputPath.Child("ttlSecondsAfterFinished"), s.ttlSeconds)...)
+	errs = append(errs, inRange(inputPath.Child("graceSeconds"), s.graceSeconds)...)
+	errs = append(errs, inRange(inputPath.Child("maxTargetPods"), s.maxTargetPods)...)
+	if !slices.Contains([]v1beta1.JobPer{v1beta1.JobPerAuto, v1beta1.JobPerPod, v1beta1.JobPerNode}, s.jobPer) {
+		errs = append(errs, field.NotSupported(inputPath.Child("jobPer"), s.jobPer,
 			[]v1beta1.JobPer{v1beta1.JobPerAuto, v1beta1.JobPerPod, v1beta1.JobPerNode}))
 	}
-	errs = append(errs, inRange(inPath.Child("maxPodJobs"), s.maxPodJobs)...)
-	errs = append(errs, inRange(inPath.Child("statusPodLimit"), s.statusPodLimit)...)
-	maxDuration := int32Or(in.MaxDurationSeconds, v1beta1.DefaultMaxDurationSecond)
-	errs = append(errs, inRange(inPath.Child("maxDurationSeconds"), maxDuration)...)
+	errs = append(errs, inRange(inputPath.Child("maxPodJobs"), s.maxPodJobs)...)
+	errs = append(errs, inRange(inputPath.Child("statusPodLimit"), s.statusPodLimit)...)
+	errs = append(errs, inRange(inputPath.Child("maxDurationSeconds"), maxDuration)...)
 	if s.priorityClassName != "" {
 		for _, msg := range validation.IsDNS1123Subdomain(s.priorityClassName) {
-			errs = append(errs, field.Invalid(inPath.Child("priorityClassName"), s.priorityClassName, msg))
+			errs = append(errs, field.Invalid(inputPath.Child("priorityClassName"), s.priorityClassName, msg))
 		}
 	}
-	platformOutput, outErrs := resolveOutput(inPath.Child("output"), in.Output, v1beta1.Output{
-		Type:             v1beta1.DefaultOutputType,
-		HostPath:         v1beta1.DefaultHostPath,
-		RetentionSeconds: ptrTo(v1beta1.DefaultRetentionSeconds),
-	}, true)
-	errs = append(errs, outErrs...)
+	return errs
+}
 
-	// The PacketCapture's spec.
-	s.jobID = pc.Spec.JobID
+// applySpec merges the PacketCapture's spec over the platform's settings,
+// validating each value.
+func (s *settings) applySpec(pc PacketCapture, in *v1beta1.Input, maxDuration int32) field.ErrorList {
+	var errs field.ErrorList
+	spec := pc.Spec
+	s.followNewPods, s.filter = spec.FollowNewPods, spec.Filter
+	s.networkSnapshot = spec.NetworkSnapshot == nil || *spec.NetworkSnapshot
+	s.jobID = spec.JobID
 	if s.jobID == "" {
 		s.jobID = derivedJobID(pc)
 	} else if !jobIDPattern.MatchString(s.jobID) {
 		errs = append(errs, field.Invalid(specPath.Child("jobId"), s.jobID,
 			"must be exactly 4 lowercase letters or digits (for example \"qwer\"), or omitted to derive one"))
 	}
-	errs = append(errs, validateTarget(specPath, pc.Spec)...)
-	d, err := ParseDuration(pc.Spec.Duration, maxDuration)
+	errs = append(errs, validateTarget(specPath, spec)...)
+	d, err := parseDuration(spec.Duration, maxDuration)
 	if err != nil {
-		errs = append(errs, field.Invalid(specPath.Child("duration"), pc.Spec.Duration, err.Error()))
+		errs = append(errs, field.Invalid(specPath.Child("duration"), spec.Duration, err.Error()))
 	}
 	s.durationSeconds = d
 	errs = append(errs, validateFilter(specPath.Child("filter"), s.filter)...)
 
-	s.iface = firstNonEmpty(pc.Spec.Interface, in.Interface, v1beta1.DefaultInterface)
+	s.iface = firstNonEmpty(spec.Interface, in.Interface, v1beta1.DefaultInterface)
 	if !interfacePattern.MatchString(s.iface) {
 		p := specPath.Child("interface")
-		if pc.Spec.Interface == "" {
-			p = inPath.Child("interface")
+		if spec.Interface == "" {
+			p = inputPath.Child("interface")
 		}
 		errs = append(errs, field.Invalid(p, s.iface, "must be an interface name of at most 15 letters, digits or _.:@- (\"any\" captures all)"))
 	}
-	s.snaplen, errs = overridable(specPath, inPath, "snaplen", pc.Spec.Snaplen, in.Snaplen, v1beta1.DefaultSnaplen, errs)
-	s.maxFileSizeMB, errs = overridable(specPath, inPath, "maxFileSizeMB", pc.Spec.MaxFileSizeMB, in.MaxFileSizeMB, v1beta1.DefaultMaxFileSizeMB, errs)
-	s.maxFiles, errs = overridable(specPath, inPath, "maxFiles", pc.Spec.MaxFiles, in.MaxFiles, v1beta1.DefaultMaxFiles, errs)
-	if pc.Spec.PacketCount != nil {
-		s.packetCount = *pc.Spec.PacketCount
+	s.snaplen, errs = overridable(specPath, inputPath, "snaplen", spec.Snaplen, in.Snaplen, v1beta1.DefaultSnaplen, errs)
+	s.maxFileSizeMB, errs = overridable(specPath, inputPath, "maxFileSizeMB", spec.MaxFileSizeMB, in.MaxFileSizeMB, v1beta1.DefaultMaxFileSizeMB, errs)
+	s.maxFiles, errs = overridable(specPath, inputPath, "maxFiles", spec.MaxFiles, in.MaxFiles, v1beta1.DefaultMaxFiles, errs)
+	if spec.PacketCount != nil {
+		s.packetCount = *spec.PacketCount
 		errs = append(errs, inRange(specPath.Child("packetCount"), s.packetCount)...)
 	}
-
-	s.output = platformOutput
-	if pc.Spec.Output != nil {
-		if pc.Spec.Output.Type == v1beta1.OutputHostPath || pc.Spec.Output.HostPath != "" {
-			errs = append(errs, field.Forbidden(specPath.Child("output"),
-				"a HostPath output writes to the node's disk and is chosen by the platform in the function's Input; use type Pod or PersistentVolumeClaim"))
-		} else {
-			var specErrs field.ErrorList
-			s.output, specErrs = resolveOutput(specPath.Child("output"), pc.Spec.Output, platformOutput, false)
-			errs = append(errs, specErrs...)
-		}
+	if spec.Output == nil {
+		return errs
 	}
+	if spec.Output.Type == v1beta1.OutputHostPath || spec.Output.HostPath != "" {
+		return append(errs, field.Forbidden(specPath.Child("output"),
+			"a HostPath output writes to the node's disk and is chosen by the platform in the function's Input; use type Pod or PersistentVolumeClaim"))
+	}
+	var outErrs field.ErrorList
+	s.output, outErrs = resolveOutput(specPath.Child("output"), spec.Output, s.output, false)
+	return append(errs, outErrs...)
+}
 
-	// The name only labels what is generated, but the KRM adapter also makes
-	// file paths of it: "../x" must never get that far.
+// validateIdentity checks the capture's name and namespace. The name only
+// labels what is generated, but the KRM adapter also makes file paths of it:
+// "../x" must never get that far.
+func validateIdentity(pc PacketCapture) field.ErrorList {
+	var errs field.ErrorList
 	if pc.Name != "" {
 		for _, msg := range validation.IsDNS1123Subdomain(pc.Name) {
 			errs = append(errs, field.Invalid(field.NewPath("metadata", "name"), pc.Name, msg))
 		}
 	}
 	if pc.Namespace == "" {
-		errs = append(errs, field.Required(field.NewPath("metadata", "namespace"),
+		return append(errs, field.Required(field.NewPath("metadata", "namespace"),
 			"the PacketCapture needs a namespace for its ConfigMap and Jobs (a namespaced XR, or a claim)"))
-	} else {
-		for _, msg := range validation.IsDNS1123Label(pc.Namespace) {
-			errs = append(errs, field.Invalid(field.NewPath("metadata", "namespace"), pc.Namespace, msg))
-		}
 	}
-	return s, errs
+	for _, msg := range validation.IsDNS1123Label(pc.Namespace) {
+		errs = append(errs, field.Invalid(field.NewPath("metadata", "namespace"), pc.Namespace, msg))
+	}
+	return errs
 }
 
 // validateTarget checks that the target names can name Kubernetes objects.
@@ -282,8 +291,8 @@ func validateTarget(specPath *field.Path, spec Spec) field.ErrorList {
 // It never reaches a shell, but control characters have no place in BPF and
 // would garble logs and the termination message.
 func validateFilter(p *field.Path, filter string) field.ErrorList {
-	if len(filter) > MaxFilterLength {
-		return field.ErrorList{field.TooLong(p, "", MaxFilterLength)}
+	if len(filter) > maxFilterLength {
+		return field.ErrorList{field.TooLong(p, "", maxFilterLength)}
 	}
 	if strings.HasPrefix(strings.TrimSpace(filter), "-") {
 		// A BPF expression never starts with a dash; an option would.
@@ -363,9 +372,9 @@ func validateHostPath(p *field.Path, dir string) field.ErrorList {
 	return nil
 }
 
-// ParseDuration reads a capture duration: whole seconds ("30") or a Go
+// parseDuration reads a capture duration: whole seconds ("30") or a Go
 // duration of whole seconds ("90s", "5m", "1h30m"), from 1 s to max seconds.
-func ParseDuration(s string, maxSeconds int32) (int32, error) {
+func parseDuration(s string, maxSeconds int32) (int32, error) {
 	if s == "" {
 		return 0, fmt.Errorf("is required: whole seconds such as \"30\", or a duration such as \"90s\" or \"5m\"")
 	}

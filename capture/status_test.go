@@ -24,7 +24,7 @@ import (
 
 // reconcile plans r with the status of the previous plan, as Crossplane
 // does: the XR's status, ledger included, is read back at the next call.
-func reconcile(t *testing.T, r Request, prev *Output) *Output {
+func reconcile(t *testing.T, r Request, prev *Desired) *Desired {
 	t.Helper()
 	if prev != nil {
 		r.Capture.Status = prev.Status
@@ -43,7 +43,7 @@ func withJobStatus(j batchv1.Job, active, ready int32, conds ...batchv1.JobCondi
 }
 
 // podPhases is each Pod's phase in a plan's status.
-func podPhases(o *Output) map[string]Phase {
+func podPhases(o *Desired) map[string]Phase {
 	m := map[string]Phase{}
 	for _, p := range o.Status.Pods {
 		m[p.Pod] = p.Phase
@@ -155,7 +155,7 @@ func TestPlanReleasedCaptureKeepsNode(t *testing.T) {
 			// And once more, from the ledger alone, with the Pods gone.
 			r.Pods, r.Deployment = nil, nil
 			later := reconcile(t, r, released)
-			for i, o := range []*Output{done, released, later} {
+			for i, o := range []*Desired{done, released, later} {
 				if o.Status.Counts.Nodes != 2 || !strings.Contains(o.Status.Message, "on 2 nodes") {
 					t.Errorf("reconcile %d: counts.nodes %d, message %q; want 2 nodes", i+2, o.Status.Counts.Nodes, o.Status.Message)
 				}
@@ -226,7 +226,7 @@ func TestPlanResults(t *testing.T) {
 		{Pod: b, Node: "node-b", Job: nodeB.Name, Phase: PodSucceeded, Packets: num(4000), Bytes: num(500000), Dropped: num(0), Files: num(3)},
 	}
 	wantCounts := Counts{Targets: 3, Nodes: 2, Succeeded: 2, Gone: 1, Partial: 1, Packets: 4070, Bytes: 509000, Dropped: 1, Files: 5}
-	check := func(name string, o *Output) {
+	check := func(name string, o *Desired) {
 		t.Helper()
 		if name != "summaries read" {
 			// A node's Job, once released, is not named again (its name
@@ -323,7 +323,7 @@ func TestPlanResultSources(t *testing.T) {
 	r.Jobs = observedJobs(t, r, map[int][]batchv1.JobConditionType{0: {batchv1.JobComplete}})
 	const summary = "status=ok targets=1 files=1 bytes=100 packets=10 dropped=0\n1 ok 10 100 0 1 30\n"
 
-	packetsOf := func(o *Output) *int64 {
+	packetsOf := func(o *Desired) *int64 {
 		for _, p := range o.Status.Pods {
 			if p.Job == job.Name {
 				return p.Packets
@@ -369,7 +369,7 @@ func withCapturePods(r Request, pods ...corev1.Pod) Request {
 	return r
 }
 
-func hasReason(o *Output, reason string) bool {
+func hasReason(o *Desired, reason string) bool {
 	for _, e := range o.Events {
 		if e.Reason == reason {
 			return true

@@ -56,7 +56,7 @@ func selectTargets(spec Spec, s settings, d *appsv1.Deployment, rss []appsv1.Rep
 	owned := make(map[string]types.UID)
 	for i := range rss {
 		rs := &rss[i]
-		if inNamespace(rs.Namespace, spec.TargetNamespace) && controlledBy(rs, "Deployment", d.Name, d.UID) {
+		if InNamespace(rs.Namespace, spec.TargetNamespace) && controlledBy(rs, "Deployment", d.Name, d.UID) {
 			owned[rs.Name] = rs.UID
 		}
 	}
@@ -65,7 +65,7 @@ func selectTargets(spec Spec, s settings, d *appsv1.Deployment, rss []appsv1.Rep
 	matched := 0
 	for i := range pods {
 		p := &pods[i]
-		if !inNamespace(p.Namespace, spec.TargetNamespace) || !selector.Matches(labels.Set(p.Labels)) {
+		if !InNamespace(p.Namespace, spec.TargetNamespace) || !selector.Matches(labels.Set(p.Labels)) {
 			continue
 		}
 		matched++
@@ -169,6 +169,7 @@ func controlledBy(o metav1.Object, kind, name string, uid types.UID) bool {
 // sameUID compares uids where both are known.
 func sameUID(a, b types.UID) bool { return a == "" || b == "" || a == b }
 
-// inNamespace accepts objects of the namespace, and objects written by hand
-// without one.
-func inNamespace(ns, want string) bool { return ns == "" || ns == want }
+// InNamespace accepts objects of the namespace, and objects written by hand
+// without one. The planner filters the Request with it; an adapter that must
+// pick one object (the Deployment) uses it too.
+func InNamespace(ns, want string) bool { return ns == "" || ns == want }

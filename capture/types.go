@@ -68,8 +68,9 @@ type Spec struct {
 // Request is everything one plan is made from.
 type Request struct {
 	Capture PacketCapture
-	// Settings from the function's Input; nil means all defaults.
-	Settings *v1beta1.Input
+	// Input is the function's Input as given; nil means all defaults. The
+	// planner resolves it, with the spec's overrides, into its settings.
+	Input *v1beta1.Input
 	// Deployment is the target Deployment, nil when it does not exist.
 	Deployment *appsv1.Deployment
 	// ReplicaSets and Pods that may belong to the Deployment. The planner
@@ -88,8 +89,8 @@ type Request struct {
 	CapturePods []corev1.Pod
 }
 
-// Output is the state that should exist.
-type Output struct {
+// Desired is the state that should exist: the plan.
+type Desired struct {
 	ConfigMap *corev1.ConfigMap
 	// Jobs sorted by name.
 	Jobs []PlannedJob
@@ -121,6 +122,10 @@ type Event struct {
 	Severity Severity
 	Reason   string
 	Message  string
+	// Field is the path of the PacketCapture field the event is about
+	// ("spec.jobId"), when one field is what the user should look at or
+	// change; empty otherwise.
+	Field string `json:",omitempty"`
 }
 
 // Phase of a capture as a whole (Status.Phase) or of one Pod's capture

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/crossplane/function-sdk-go/errors"
 	"github.com/crossplane/function-sdk-go/logging"
@@ -44,10 +45,6 @@ const (
 // ConditionCaptured is the XR condition that tells how the capture is going.
 const ConditionCaptured = "Captured"
 
-// labelClaimNamespace is where a legacy cluster-scoped XR records its
-// claim's namespace: the namespace its Jobs go to.
-const labelClaimNamespace = "crossplane.io/claim-namespace"
-
 // Function captures the packets of a Deployment's Pods.
 type Function struct {
 	fnv1.UnimplementedFunctionRunnerServiceServer
@@ -67,7 +64,7 @@ func NewFunction(log logging.Logger) *Function {
 func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest) (*fnv1.RunFunctionResponse, error) {
 	rsp := response.To(req, response.DefaultTTL)
 
-	in, err := capture.DecodeInput(req.GetInput().AsMap())
+	in, err := capture.DecodeInput(req.GetInput().AsMap(), field.NewPath("input"))
 	if err != nil {
 		response.Fatal(rsp, err)
 		return rsp, nil
@@ -81,9 +78,6 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 	if err != nil {
 		response.Fatal(rsp, err)
 		return rsp, nil
-	}
-	if pc.Namespace == "" {
-		pc.Namespace = oxr.Resource.GetLabels()[labelClaimNamespace]
 	}
 	if err := capture.Validate(pc, in); err != nil {
 		response.Fatal(rsp, err)
@@ -137,7 +131,7 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		return rsp, nil
 	}
 	releaseDecoded(ctx, req)
-	targets.Capture, targets.Settings, targets.Jobs, targets.CapturePods = pc, in, jobs, capturePods
+	targets.Capture, targets.Input, targets.Jobs, targets.CapturePods = pc, in, jobs, capturePods
 
 	plan, err := capture.Plan(targets)
 	if err != nil {
@@ -201,7 +195,7 @@ func requireTargets(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse,
 	}
 	for _, r := range found {
 		// Crossplane render matches by name only: check the namespace too.
-		if r.Resource.GetName() != spec.TargetDeployment || !sameNamespace(r.Resource, ns) {
+		if r.Resource.GetName() != spec.TargetDeployment || !capture.InNamespace(r.Resource.GetNamespace(), ns) {
 			continue
 		}
 		d, err := capture.DecodeObject[appsv1.Deployment](r.Resource.Object)
@@ -241,10 +235,6 @@ func requireTargets(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse,
 	return out, true, nil
 }
 
-func sameNamespace(u *unstructured.Unstructured, ns string) bool {
-	return u.GetNamespace() == "" || u.GetNamespace() == ns
-}
-
 // requireCapturePods asks Crossplane for the capture's own Pods (by the
 // label every capture Pod carries, in the capture's namespace) and decodes
 // what Crossplane sent. They are few (one or two per capture Job) and the
@@ -267,10 +257,8 @@ func requireCapturePods(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionRespo
 	}
 	pods := make([]corev1.Pod, 0, len(found))
 	for _, r := range found {
-		// Crossplane render matches by labels only: check the namespace too.
-		if !sameNamespace(r.Resource, ns) {
-			continue
-		}
+		// Crossplane render matches by labels only: the planner checks the
+		// namespace.
 		p, err := capture.DecodeObject[corev1.Pod](r.Resource.Object)
 		if err != nil {
 			return nil, false, errors.Wrapf(err, "cannot read capture Pod %s/%s", ns, r.Resource.GetName())
@@ -300,7 +288,7 @@ func observedJobs(req *fnv1.RunFunctionRequest) ([]batchv1.Job, error) {
 // writeDesired adds the plan's ConfigMap and Jobs to the desired composed
 // resources (keeping those of earlier pipeline steps) and its status to the
 // desired XR.
-func writeDesired(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse, plan *capture.Output) error {
+func writeDesired(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse, plan *capture.Desired) error {
 	// A State of the response's own: response.To shares the request's, and a
 	// refusal (checkResponseSize) answers with the request's desired state,
 	// which must still be what the earlier pipeline steps left.
@@ -353,17 +341,12 @@ func writeDesired(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse, p
 	return nil
 }
 
-// desiredComposed is a typed object as a desired composed resource: its
-// unstructured form without the empty metadata.creationTimestamp Go's
-// encoding adds, and without status, which a desired resource does not set.
+// desiredComposed is a planned object as a desired composed resource.
 func desiredComposed(o runtime.Object, ready bool) (*resource.DesiredComposed, error) {
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+	m, err := capture.EncodeObject(o)
 	if err != nil {
 		return nil, err
 	}
-	unstructured.RemoveNestedField(m, "metadata", "creationTimestamp")
-	unstructured.RemoveNestedField(m, "spec", "template", "metadata", "creationTimestamp")
-	unstructured.RemoveNestedField(m, "status")
 	dc := &resource.DesiredComposed{Resource: &composed.Unstructured{Unstructured: unstructured.Unstructured{Object: m}}, Ready: resource.ReadyFalse}
 	if ready {
 		dc.Ready = resource.ReadyTrue

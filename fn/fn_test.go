@@ -160,7 +160,7 @@ func TestRunFunctionProtocol(t *testing.T) {
 				Meta: rspMeta,
 				Results: []*fnv1.Result{{
 					Severity: fnv1.Severity_SEVERITY_FATAL,
-					Message:  `invalid Input (packetcapture.fn.crossplane.io/v1beta1): unknown field "imag"; see package/input for its fields`,
+					Message:  `invalid Input: input.imag: Forbidden: unknown field: packetcapture.fn.crossplane.io/v1beta1 Input has no such field (its fields: image, imagePullPolicy, securityMode, output, ttlSecondsAfterFinished, graceSeconds, interface, snaplen, maxFileSizeMB, maxFiles, maxDurationSeconds, maxTargetPods, jobPer, maxPodJobs, statusPodLimit, priorityClassName, resources, allowHostNetworkPods)`,
 					Target:   fnv1.Target_TARGET_COMPOSITE.Enum(),
 				}},
 			},

@@ -71,7 +71,7 @@ func decodeRequired[T any](items []*fnv1.Resource, kind, ns string) ([]T, error)
 	out := make([]T, 0, len(items))
 	for _, it := range items {
 		u := &unstructured.Unstructured{Object: it.GetResource().AsMap()}
-		if !sameNamespace(u, ns) {
+		if !capture.InNamespace(u.GetNamespace(), ns) {
 			continue
 		}
 		o, err := capture.DecodeObject[T](u.Object)

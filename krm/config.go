@@ -1,7 +1,6 @@
 package krm
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -10,7 +9,6 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/function-packet-capture/function-packet-capture/capture"
@@ -59,53 +57,17 @@ func readFunctionConfig(fc *yaml.RNode) (*v1beta1.Input, field.ErrorList) {
 	})}
 }
 
-// decodeInput decodes an Input strictly: a field of the wrong type or a field
-// the Input does not have is an error naming it.
-func decodeInput(v any, p *field.Path) (*v1beta1.Input, field.ErrorList) {
-	b, err := json.Marshal(v)
-	if err != nil {
+// decodeInput is capture.DecodeInput, its errors as a list for results.
+func decodeInput(v map[string]any, p *field.Path) (*v1beta1.Input, field.ErrorList) {
+	in, err := capture.DecodeInput(v, p)
+	var invalid *capture.InvalidError
+	switch {
+	case errors.As(err, &invalid):
+		return nil, invalid.Errors
+	case err != nil:
 		return nil, field.ErrorList{field.Invalid(p, "", err.Error())}
-	}
-	in := &v1beta1.Input{}
-	// encoding/json names the field of a type error.
-	if err := json.Unmarshal(b, in); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return nil, field.ErrorList{capture.TypeError(p, typeErr)}
-		}
-		return nil, field.ErrorList{field.Invalid(p, "", err.Error())}
-	}
-	in = &v1beta1.Input{}
-	strict, err := sigsjson.UnmarshalStrict(b, in, sigsjson.DisallowUnknownFields)
-	if err != nil {
-		return nil, field.ErrorList{field.Invalid(p, "", err.Error())}
-	}
-	var errs field.ErrorList
-	for _, e := range strict {
-		var fe sigsjson.FieldError
-		if errors.As(e, &fe) {
-			fp := childPath(p, fe.FieldPath())
-			msg := "unknown field: " + inputAPIVersion + " " + inputKind + " has no such field"
-			if !strings.Contains(fe.FieldPath(), ".") {
-				msg += " (its fields: " + strings.Join(fieldNames(reflect.TypeFor[v1beta1.Input]()), ", ") + ")"
-			}
-			errs = append(errs, field.Forbidden(fp, msg))
-			continue
-		}
-		errs = append(errs, field.Invalid(p, "", e.Error()))
-	}
-	if len(errs) > 0 {
-		return nil, errs
 	}
 	return in, nil
-}
-
-// childPath appends a dotted JSON path to p.
-func childPath(p *field.Path, dotted string) *field.Path {
-	for _, s := range strings.Split(dotted, ".") {
-		p = p.Child(s)
-	}
-	return p
 }
 
 // configMapInput turns kpt's key=value arguments into the Input's shape,

@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/function-packet-capture/function-packet-capture/capture"
 )
 
 // objectMap decodes an object of the input into the JSON-shaped map the
@@ -91,17 +93,13 @@ var yaml11Bools = func() map[string]bool {
 	return m
 }()
 
-// objectNode encodes a typed object for the output, without the empty
-// creationTimestamps and status Go's encoding adds: the same form the
-// Crossplane adapter sends.
+// objectNode encodes a planned object for the output in the form the
+// Crossplane adapter sends (capture.EncodeObject), with annotations added.
 func objectNode(o runtime.Object, annotations map[string]string) (*yaml.RNode, error) {
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+	m, err := capture.EncodeObject(o)
 	if err != nil {
 		return nil, err
 	}
-	unstructured.RemoveNestedField(m, "metadata", "creationTimestamp")
-	unstructured.RemoveNestedField(m, "spec", "template", "metadata", "creationTimestamp")
-	unstructured.RemoveNestedField(m, "status")
 	if len(annotations) > 0 {
 		existing, _, _ := unstructured.NestedStringMap(m, "metadata", "annotations")
 		if existing == nil {

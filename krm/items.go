@@ -13,10 +13,6 @@ import (
 // cluster-scoped composite XPacketCapture.
 const legacyKind = "XPacketCapture"
 
-// labelClaimNamespace is where a legacy cluster-scoped XR records its
-// claim's namespace: the namespace its Jobs go to.
-const labelClaimNamespace = "crossplane.io/claim-namespace"
-
 // object is one Kubernetes object of the input: a ResourceList item, or an
 // item of a List item (what `kubectl get deploy,rs,pod -o yaml` writes).
 type object struct {

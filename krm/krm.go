@@ -141,9 +141,6 @@ func (c *run) plan(settings *v1beta1.Input) {
 		return
 	}
 	pc, err := capture.DecodePacketCapture(m)
-	if pc.Namespace == "" && c.obj.kind == legacyKind {
-		pc.Namespace = pc.Labels[labelClaimNamespace]
-	}
 	c.pc = pc
 	if err != nil {
 		c.fail(err, "", "")
@@ -154,7 +151,7 @@ func (c *run) plan(settings *v1beta1.Input) {
 		c.fail(err, "", "")
 		return
 	}
-	req.Settings = settings
+	req.Input = settings
 	plan, err := capture.Plan(req)
 	if err != nil {
 		c.fail(err, "", "")
@@ -222,15 +219,8 @@ func (c *run) plan(settings *v1beta1.Input) {
 		if e.Severity == capture.SeverityWarning {
 			sev = framework.Warning
 		}
-		c.result(sev, e.Message, eventFields[e.Reason], e.Reason)
+		c.result(sev, e.Message, e.Field, e.Reason)
 	}
-}
-
-// eventFields names the field behind the planner's events, where there is one.
-var eventFields = map[string]string{
-	"DeploymentNotFound":       "spec.targetDeployment",
-	"NewPodsNotCaptured":       "spec.followNewPods",
-	"SpecChangedDuringCapture": "spec.jobId",
 }
 
 // request gathers what the planner needs from the inventory.

@@ -71,7 +71,7 @@ func plannedJobs(t *testing.T, output v1beta1.Output, jobPer v1beta1.JobPer, pod
 	out, err := capture.Plan(capture.Request{
 		Capture: capture.PacketCapture{Name: testPC, Namespace: testNS, UID: "uid-pc",
 			Spec: capture.Spec{JobID: testJobID, TargetNamespace: testTarget, TargetDeployment: "web", Duration: "30"}},
-		Settings:    &v1beta1.Input{Output: &output, JobPer: jobPer},
+		Input:       &v1beta1.Input{Output: &output, JobPer: jobPer},
 		Deployment:  deploy,
 		ReplicaSets: []appsv1.ReplicaSet{rs},
 		Pods:        pods,

@@ -163,7 +163,7 @@ func badInputCases() []badInputCase {
 
 		// The function's Input (functionConfig in KRM mode).
 		{name: "Input with an unknown field", change: func(s *scenario) { s.input = inputOf(obj{"imag": "busybox"}) }, want: fatal,
-			crossplane: []string{`invalid Input (packetcapture.fn.crossplane.io/v1beta1): unknown field "imag"`, "see package/input for its fields"},
+			crossplane: []string{"input.imag: Forbidden: unknown field", "its fields: image, imagePullPolicy"},
 			krm:        []string{"functionConfig.imag: Forbidden: unknown field", "its fields: image, imagePullPolicy"}},
 		{name: "Input field of the wrong type", change: func(s *scenario) { s.input = inputOf(obj{"maxFiles": "ten"}) }, want: fatal,
 			crossplane: []string{`input.maxFiles: Invalid value: "string": must be of type integer`},

@@ -124,7 +124,7 @@ func render(t *testing.T, n *node, s spec) rendered {
 				MaxFiles:         s.maxFiles,
 			},
 		},
-		Settings: &v1beta1.Input{
+		Input: &v1beta1.Input{
 			SecurityMode: security,
 			JobPer:       jobPer,
 			Output:       &v1beta1.Output{Type: v1beta1.OutputPod, RetentionSeconds: ptr(s.retention)},

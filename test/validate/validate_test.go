@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	fieldpath "k8s.io/apimachinery/pkg/util/validation/field"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
@@ -187,7 +188,7 @@ func functionValidate(t *testing.T, path string) error {
 			steps, _ := field(obj, "spec", "pipeline").([]any)
 			for _, s := range steps {
 				in, _ := field(s, "input").(map[string]any)
-				input, derr := capture.DecodeInput(in)
+				input, derr := capture.DecodeInput(in, fieldpath.NewPath("input"))
 				if derr != nil {
 					return derr
 				}
