@@ -43,7 +43,7 @@ func TestPodGoneMidCapture(t *testing.T) {
 	const duration = 8 * time.Second
 	r := render(t, nil, spec{duration: "8", filter: testFilter, pods: []targetPodSpec{{podA, a.uid}, {podB, b.uid}}})
 	c := startCapture(t, r, options{})
-	c.waitFiles(t, 2, loadSlack)
+	c.waitFiles(t, 2, startSlack)
 	c.capturing(t, loadSlack)
 	time.Sleep(time.Second)
 	deleted := time.Since(c.started)
@@ -183,7 +183,9 @@ func TestPodAppearsLate(t *testing.T) {
 	t.Cleanup(func() { close(stop); <-tk })
 
 	uid := newUID()
-	r := render(t, n, spec{duration: "4", filter: testFilter, uid: uid})
+	// The window is long enough that, on a loaded machine, the capture of
+	// the late process still lasts seconds after the script's next look.
+	r := render(t, n, spec{duration: "12", filter: testFilter, uid: uid})
 	c := startCapture(t, r, options{})
 	time.Sleep(1500 * time.Millisecond)
 	if !c.running() {
@@ -191,7 +193,7 @@ func TestPodAppearsLate(t *testing.T) {
 		t.Fatalf("the script gave up before the Pod's process came: %v", res)
 	}
 	pid := n.addPod(t, uid)
-	res := c.wait(t, 4*time.Second+loadSlack)
+	res := c.wait(t, 12*time.Second+loadSlack)
 	if res.exit != 0 {
 		t.Fatalf("exit %d, want 0: %v", res.exit, res)
 	}
@@ -202,7 +204,7 @@ func TestPodAppearsLate(t *testing.T) {
 	if got := ticks(t, res, res.files, "tick"); got < 50 {
 		t.Errorf("recorded %d ticker packets, want the ones after the process came", got)
 	}
-	t.Logf("captured %d s of the 4 s window: %q", targetOf(t, res, s, targetPod).Seconds, res.termLog)
+	t.Logf("captured %d s of the 12 s window: %q", targetOf(t, res, s, targetPod).Seconds, res.termLog)
 }
 
 // TestPacketCount stops each Pod's capture after packet-count packets, with

@@ -180,7 +180,7 @@ func TestNodeJobTwoPods(t *testing.T) {
 			cg := newMemCgroup(t)
 			c := startCapture(t, r, options{shell: tc.shell, memCgroup: cg})
 			mem := c.sampleMemory()
-			c.waitFiles(t, 2, loadSlack)
+			c.waitFiles(t, 2, startSlack)
 			const count = 2000
 			sent := map[string]streamResult{}
 			var mu sync.Mutex
@@ -495,7 +495,7 @@ func TestNodeJobTerminated(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%v", shell, after), func(t *testing.T) {
 				c := startCapture(t, r, options{shell: shell})
 				if after >= time.Second {
-					c.waitFiles(t, 2, loadSlack)
+					c.waitFiles(t, 2, startSlack)
 				}
 				time.Sleep(after)
 				sent := time.Now()
