@@ -58,7 +58,17 @@ func (h *harness) realFetch() {
 		if podDir == "" {
 			return errors.New("nothing fetched by the Pod output scenario")
 		}
-		return h.checkCounts(podXR, podDir)
+		if err := h.checkCounts(podXR, podDir); err != nil {
+			return err
+		}
+		// Reconciled again, the XR released its finished Jobs: what does a
+		// fetch say now? (Reported, for the docs.)
+		stdout, stderr, ferr := plugin.run("fetch", podXR, "-n", realXRNamespace, "-o", filepath.Join(h.cp.dir, "fetch", podXR+"-released"))
+		h.logf("fetch once the XR released its Jobs (%v):\n%s", ferr, indent(strings.TrimSpace(stdout+stderr)))
+		if ferr == nil {
+			return fmt.Errorf("a fetch of a capture whose Pods are gone succeeded:\n%s", stdout)
+		}
+		return nil
 	})
 	h.scenario("fetch: HostPath output: fetch after the end through helper Pods, clean deletes the files", func() error {
 		return h.fetchHostPath(plugin, appNames)
@@ -87,7 +97,7 @@ func runPlugin(p *pluginRunner, args ...string) (string, error) {
 func fetchedRows(out string, want int) error {
 	var rows []string
 	for _, l := range strings.Split(out, "\n") {
-		if f := strings.Fields(l); len(f) >= 7 && f[0] != "POD" {
+		if f := strings.Fields(l); len(f) >= 7 && f[0] != "POD" && f[0] != "merged" {
 			rows = append(rows, l)
 		}
 	}
@@ -126,13 +136,19 @@ func (h *harness) waitCapturePods(xr string, n int, timeout time.Duration, what 
 	return pods, nil
 }
 
-func (h *harness) fetchPodOutput(p *pluginRunner, name string, appNames []string) (string, error) {
+func (h *harness) fetchPodOutput(p *pluginRunner, name string, appNames []string) (_ string, err error) {
 	// Jobs (and their ended Pods) stay, so the fetch after the end finds
 	// them and says why their files are gone.
 	if err := h.realComposition(map[string]any{"ttlSecondsAfterFinished": int64(600)}); err != nil {
 		return "", err
 	}
 	if err := h.k.apply(realXR(name, "fch1", "5", "")); err != nil {
+		return "", err
+	}
+	// Paused, the XR keeps its ended capture Pods for the fetch after the
+	// end (see pauseOnceJobsExist); resumed, it reads their outcomes.
+	defer h.resume(name, &err)
+	if err := h.pauseOnceJobsExist(name, 3); err != nil {
 		return "", err
 	}
 	pods, err := h.waitCapturePods(name, 3, 4*time.Minute, "Ready (in retention)", podReady)
@@ -295,7 +311,39 @@ func (h *harness) fetchHostPath(p *pluginRunner, appNames []string) (err error) 
 	if err := h.k.apply(realXR(name, "hst1", "3", "")); err != nil {
 		return err
 	}
+	defer h.resume(name, &err)
+	if err := h.pauseOnceJobsExist(name, 3); err != nil {
+		return err
+	}
 	return h.fetchFinished(p, name, "hst1", hostDir, 3, appNames)
+}
+
+// pauseOnceJobsExist pauses Crossplane's reconciliation of an XR
+// (crossplane.io/paused) once its n capture Jobs exist. The function
+// releases a finished capture's Jobs (Crossplane deletes them, and their
+// Pods with them) at the next reconcile, and the plugin finds a HostPath or
+// claim capture by its Jobs and Pods: without the pause, nothing of a
+// finished capture would be left to fetch by. The Jobs keep running and
+// finish under the real job controller; only the XR stands still.
+func (h *harness) pauseOnceJobsExist(name string, n int) error {
+	if err := poll(3*time.Minute, 200*time.Millisecond, func() (bool, string, error) {
+		jobs, err := h.k.list("jobs", realXRNamespace, realCaptureLabel+"="+name)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		return len(jobs) == n, fmt.Sprintf("%d capture Jobs", len(jobs)), nil
+	}); err != nil {
+		return err
+	}
+	return h.k.patch(xrResource, realXRNamespace, name, map[string]any{"metadata": map[string]any{"annotations": map[string]any{"crossplane.io/paused": "true"}}})
+}
+
+// resume lets Crossplane reconcile the XR again (a paused XR is never
+// deleted).
+func (h *harness) resume(name string, err *error) {
+	if perr := h.k.patch(xrResource, realXRNamespace, name, map[string]any{"metadata": map[string]any{"annotations": map[string]any{"crossplane.io/paused": nil}}}); perr != nil {
+		*err = errors.Join(*err, perr)
+	}
 }
 
 // fetchFinished waits for a capture with a HostPath or claim output to
@@ -406,6 +454,10 @@ spec:
 		return err
 	}
 	if err := h.k.apply(realXR(name, "pvc1", "3", "  output:\n    type: PersistentVolumeClaim\n    claimName: "+claim+"\n")); err != nil {
+		return err
+	}
+	defer h.resume(name, &err)
+	if err := h.pauseOnceJobsExist(name, 3); err != nil {
 		return err
 	}
 	return h.fetchFinished(p, name, "pvc1", pvDir, 3, appNames)
