@@ -93,7 +93,8 @@ func runPlugin(p *pluginRunner, args ...string) (string, error) {
 	return out, nil
 }
 
-// fetchedRows checks the fetch table: one row per source, each verified.
+// fetchedRows checks the fetch table: one row per source, each verified by
+// size and SHA-256.
 func fetchedRows(out string, want int) error {
 	var rows []string
 	for _, l := range strings.Split(out, "\n") {
@@ -105,7 +106,7 @@ func fetchedRows(out string, want int) error {
 		return fmt.Errorf("the fetch table has %d rows, want %d:\n%s", len(rows), want, out)
 	}
 	for _, r := range rows {
-		if !strings.Contains(r, "yes (") {
+		if !strings.Contains(r, "yes (size+sha256)") {
 			return fmt.Errorf("a source not verified: %q\n%s", r, out)
 		}
 	}
@@ -373,8 +374,10 @@ func (h *harness) fetchFinished(p *pluginRunner, name, jobID, hostDir string, n 
 		return err
 	}
 	h.logf("fetch of the finished %s took %.1fs:\n%s", name, time.Since(start).Seconds(), indent(strings.TrimSpace(out)))
-	hashed, total, serr := checkSums(dir, false)
-	h.logf("%s: %d of %d PCAP files listed in a SHA256SUMS (and matching); the others checked by size only", name, hashed, total)
+	// Each capture Pod writes SHA256SUMS.<its name> into the shared
+	// directory: every file has its digest.
+	hashed, total, serr := checkSums(dir, true)
+	h.logf("%s: %d of %d PCAP files match their SHA256SUMS", name, hashed, total)
 	if err := errors.Join(fetchedRows(out, n), h.noHelpers(name), serr); err != nil {
 		return err
 	}
@@ -575,10 +578,9 @@ func packetCount(path string) (int, error) {
 }
 
 // checkSums checks every file under dir against the SHA256SUMS files the
-// captures wrote and returns how many PCAP files were listed of how many.
-// With all, every PCAP file must be listed in one: a Pod output's directory
-// is its own; in a directory shared by several Jobs (HostPath, claim) each
-// Job writes SHA256SUMS under the same name, so the last one's stays.
+// captures wrote (SHA256SUMS.<capture Pod>; a shared directory holds those
+// of other Jobs too, whose files are not here) and returns how many PCAP
+// files were listed of how many. With all, every PCAP file must be listed.
 func checkSums(dir string, all bool) (listedN, total int, err error) {
 	listed := map[string]bool{}
 	var pcaps []string
