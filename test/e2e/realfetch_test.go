@@ -40,6 +40,17 @@ func (h *harness) realFetch() {
 		if err := h.k.apply(trafficDeployment(3, 1000)); err != nil {
 			return err
 		}
+		// After the measurements (20 Pods at another rate) this is a
+		// rollout: the captures must not target its old Pods.
+		if _, err := h.waitObject("deployment", appNamespace, appDeployment, 4*time.Minute, func(u *unstructured.Unstructured) (bool, string) {
+			gen := u.GetGeneration()
+			observed, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
+			n := func(f string) int64 { v, _, _ := unstructured.NestedInt64(u.Object, "status", f); return v }
+			return observed >= gen && n("replicas") == 3 && n("updatedReplicas") == 3 && n("availableReplicas") == 3,
+				fmt.Sprintf("generation %d observed %d, replicas %d updated %d available %d", gen, observed, n("replicas"), n("updatedReplicas"), n("availableReplicas"))
+		}); err != nil {
+			return fmt.Errorf("the traffic Deployment rolled out to 3 Pods: %w", err)
+		}
 		app, err := h.runningApp(3)
 		for _, p := range app {
 			appNames = append(appNames, p.Name)
