@@ -11,6 +11,8 @@
 #   FPC_E2E_CROSSPLANE_ADMIN=1  run Crossplane as cluster-admin instead of
 #                           with example/rbac.yaml
 #   FPC_E2E_KEEP_LOGS=dir   on failure, copy every process's log there
+#   FPC_E2E_PLAYED=0        skip the played-kubelet scenarios
+#   FPC_E2E_REAL=fetch      of the real-node scenarios, run only the plugin's
 #   E2E_TIMEOUT=75m         go test's timeout (a cold build of the Kubernetes
 #                           binaries alone takes ~25 min on 2 busy cores)
 set -euo pipefail

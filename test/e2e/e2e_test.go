@@ -176,7 +176,13 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	h.startNodes()
-	h.realCaptures()
+	if os.Getenv("FPC_E2E_REAL") == "fetch" {
+		logf("FPC_E2E_REAL=fetch: only the plugin's real-node scenarios run")
+		h.realSetup()
+	} else {
+		h.realCaptures()
+	}
+	h.realFetch()
 	fmt.Println("e2e: real-node scenarios:\n  " + strings.Join(h.timings, "\n  "))
 
 	if os.Getenv("FPC_E2E_PLAYED") == "0" {

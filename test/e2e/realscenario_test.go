@@ -20,34 +20,7 @@ import (
 // over mTLS → Jobs → capture Pods under real kubelets → PCAP files fetched
 // with kubectl cp → packets read back.
 func (h *harness) realCaptures() {
-	var app []corev1.Pod
-	h.phase("real: v2 XRD, Composition with the capture image; 3 traffic Pods spread over 2 nodes", func() error {
-		if err := h.installXRD("example/xrd.yaml", "example/composition.yaml", realCaptureTTL, ""); err != nil {
-			return err
-		}
-		if err := h.realComposition(nil); err != nil {
-			return err
-		}
-		if err := h.k.apply(fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n", realXRNamespace)); err != nil {
-			return err
-		}
-		if err := h.k.apply(trafficDeployment(3, 1000)); err != nil {
-			return err
-		}
-		var err error
-		if app, err = h.runningApp(3); err != nil {
-			return err
-		}
-		perNode := map[string][]string{}
-		for _, p := range app {
-			perNode[p.Spec.NodeName] = append(perNode[p.Spec.NodeName], p.Name)
-		}
-		h.logf("traffic Pods by node: %v", perNode)
-		if len(perNode) != 2 {
-			return fmt.Errorf("the topology spread put the Pods on %d nodes: %v", len(perNode), perNode)
-		}
-		return nil
-	})
+	app := h.realSetup()
 	var jobWatch, xrWatch *watcher
 	h.phase("real: record every version of the XRs and capture Jobs (kubectl get -w)", func() (err error) {
 		if jobWatch, err = h.watch("jobs-"+realXRNamespace, "jobs", "-n", realXRNamespace); err != nil {
@@ -220,6 +193,40 @@ func (h *harness) realCaptures() {
 	h.scenario("measure: 20 Pods, jobPer Pod, then jobPer Node", func() error {
 		return h.measureAt(20, xrWatch, jobWatch)
 	})
+}
+
+// realSetup installs the v2 XRD and the Composition for the real nodes and
+// runs the traffic Deployment's 3 Pods over both nodes.
+func (h *harness) realSetup() []corev1.Pod {
+	var app []corev1.Pod
+	h.phase("real: v2 XRD, Composition with the capture image; 3 traffic Pods spread over 2 nodes", func() error {
+		if err := h.installXRD("example/xrd.yaml", "example/composition.yaml", realCaptureTTL, ""); err != nil {
+			return err
+		}
+		if err := h.realComposition(nil); err != nil {
+			return err
+		}
+		if err := h.k.apply(fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n", realXRNamespace)); err != nil {
+			return err
+		}
+		if err := h.k.apply(trafficDeployment(3, 1000)); err != nil {
+			return err
+		}
+		var err error
+		if app, err = h.runningApp(3); err != nil {
+			return err
+		}
+		perNode := map[string][]string{}
+		for _, p := range app {
+			perNode[p.Spec.NodeName] = append(perNode[p.Spec.NodeName], p.Name)
+		}
+		h.logf("traffic Pods by node: %v", perNode)
+		if len(perNode) != 2 {
+			return fmt.Errorf("the topology spread put the Pods on %d nodes: %v", len(perNode), perNode)
+		}
+		return nil
+	})
+	return app
 }
 
 // measureAt captures n Pods once with a Job per Pod and once with a Job
