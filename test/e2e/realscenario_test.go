@@ -592,15 +592,25 @@ func (h *harness) podGoneBeforeJobStarts() (err error) {
 		return err
 	}
 	h.logf("deleted target Pod %s as its capture Job appeared", victim)
-	dir, err := h.fetchWhenRetrievable(name, 3)
+	// The victim's Job may be dropped before its Pod starts (its target is
+	// gone) or run and find no Pod: either way the XR must say so, and the
+	// other two captures must be Retrievable.
+	u, err := h.waitObject(xrResource, realXRNamespace, name, 4*time.Minute, func(u *unstructured.Unstructured) (bool, string) {
+		ps := statusPods(u)
+		got := ps[victim]
+		final := got.Phase == "Failed" || got.Phase == "Gone" || got.Phase == "Succeeded"
+		others := 0
+		for _, p := range app[1:] {
+			if ph := ps[p.Name].Phase; ph == "Retrievable" || ph == "Succeeded" {
+				others++
+			}
+		}
+		return final && others == 2, fmt.Sprintf("phase %s, status.pods %+v", statusPhase(u), ps)
+	})
 	if err != nil {
 		return err
 	}
-	u, err := h.waitObject(xrResource, realXRNamespace, name, 4*time.Minute, func(u *unstructured.Unstructured) (bool, string) {
-		got := statusPods(u)[victim]
-		final := got.Phase == "Failed" || got.Phase == "Gone" || got.Phase == "Succeeded"
-		return final && statusPhase(u) != "Capturing", fmt.Sprintf("phase %s, status.pods[%s] %+v", statusPhase(u), victim, got)
-	})
+	dir, err := h.fetch(name)
 	if err != nil {
 		return err
 	}
