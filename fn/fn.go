@@ -163,7 +163,7 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		response.Fatal(tooLarge, err)
 		return tooLarge, nil
 	}
-	log.Debug("Planned capture", "jobs", len(plan.Jobs), "phase", plan.Status.Phase)
+	log.Debug("Planned capture", "jobs", len(plan.Jobs), "phase", plan.Status.Phase, "message", plan.Status.Message, "from", inputDigest{oxr.Resource.GetResourceVersion(), &targets})
 	return rsp, nil
 }
 

@@ -296,6 +296,37 @@ func checkMonotonic(events []watchEvent, name string) (string, error) {
 	return strings.Join(seq, " → ") + flap, nil
 }
 
+// flapEvidence lists every recorded version of the XR with its conditions
+// and ledger, then the function's debug lines about it: what each call
+// planned, and from which inputs.
+func (h *harness) flapEvidence(events []watchEvent, name string) string {
+	var out []string
+	for _, e := range events {
+		if e.Object.GetName() != name {
+			continue
+		}
+		ledger, _, _ := unstructured.NestedMap(e.Object.Object, "status", "ledger")
+		delete(ledger, "nodes")
+		out = append(out, fmt.Sprintf("XR rv=%s %s phase=%s %s ledger=%v", e.Object.GetResourceVersion(), e.Type, statusPhase(&e.Object), conditionsSummary(&e.Object), ledger))
+	}
+	for _, p := range h.cp.procs {
+		if p.name != "function" {
+			continue
+		}
+		b, err := os.ReadFile(p.log)
+		if err != nil {
+			out = append(out, fmt.Sprintf("function log: %v", err))
+			break
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "/"+name) && strings.Contains(l, "Planned capture") {
+				out = append(out, "function: "+l)
+			}
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
 // jobHistory summarizes a Job watch: creations (uids) and resourceVersion
 // changes per Job name.
 type jobHistory struct {

@@ -96,6 +96,11 @@ func (h *harness) realCaptures() {
 		}
 		seq, monotonic := checkMonotonic(events, podXR)
 		h.logf("%s versions: %s", podXR, seq)
+		if strings.Contains(seq, "KNOWN") {
+			// The evidence issue 13 item 1 needs: every version's
+			// conditions and what the function planned from, per call.
+			fmt.Println(indent(h.flapEvidence(events, podXR)))
+		}
 		// The final status keeps its facts after the Jobs are released.
 		var facts error
 		if u, found, err := h.k.get(xrResource, realXRNamespace, podXR); err != nil || !found {
