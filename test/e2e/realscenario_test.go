@@ -96,11 +96,14 @@ func (h *harness) realCaptures() {
 		}
 		seq, monotonic := checkMonotonic(events, podXR)
 		h.logf("%s versions: %s", podXR, seq)
-		if strings.Contains(seq, "KNOWN") {
-			// The evidence issue 13 item 1 needs: every version's
-			// conditions and what the function planned from, per call.
+		calls, plans := h.checkPlansMonotonic(podXR)
+		h.logf("%s: the function planned %d times; its phase never went back: %t", podXR, calls, plans == nil)
+		if monotonic != nil || plans != nil || strings.Contains(seq, "replayed") {
+			// Every version's conditions, and what the function planned
+			// from, call by call.
 			fmt.Println(indent(h.flapEvidence(events, podXR)))
 		}
+		monotonic = errors.Join(monotonic, plans)
 		// The final status keeps its facts after the Jobs are released.
 		var facts error
 		if u, found, err := h.k.get(xrResource, realXRNamespace, podXR); err != nil || !found {
