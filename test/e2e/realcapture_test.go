@@ -661,9 +661,12 @@ func readTraffic(dir string) (map[string]*podTraffic, []string, error) {
 	return out, files, err
 }
 
+// lateStop is how much longer than its duration a capture may record.
+const lateStop = 5 * time.Second
+
 // checkTraffic checks that every target Pod's files hold at least 99.9 %
 // of the datagrams its app sent inside the capture window, and that the
-// window is the duration to within a second.
+// window is the duration: never a second shorter, at most lateStop longer.
 func checkTraffic(dir string, pods []string, duration time.Duration) (string, error) {
 	got, files, err := readTraffic(dir)
 	if err != nil {
@@ -688,8 +691,13 @@ func checkTraffic(dir string, pods []string, duration time.Duration) (string, er
 		if ratio < 0.999 {
 			return "", fmt.Errorf("%s: %d of the %d datagrams sent in the capture window (seq %d..%d) recorded, %.3f%% < 99.9%%", pod, len(t.seqs), want, t.minSeq, t.maxSeq, 100*ratio)
 		}
-		if span < duration-time.Second || span > duration+time.Second {
-			return "", fmt.Errorf("%s: the capture recorded %.3fs of traffic, want the duration %s within 1s", pod, span.Seconds(), duration)
+		// Short is a defect (a window the user asked for is missing). Long
+		// is the stop arriving late: on an idle node within 0.05 s (the
+		// report shows it), but a loaded 2-core machine (20 tcpdumps, load
+		// average far above the cores) delayed it by 1.8 s once; the bound
+		// catches a capture that does not stop, not a slow scheduler.
+		if span < duration-time.Second || span > duration+lateStop {
+			return "", fmt.Errorf("%s: the capture recorded %.3fs of traffic, want the duration %s (at most 1 s less, %s more)", pod, span.Seconds(), duration, lateStop)
 		}
 	}
 	return strings.Join(report, "\n"), nil
