@@ -2,8 +2,8 @@ package retrieve
 
 import (
 	"archive/tar"
-	"cmp"
 	"bufio"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
