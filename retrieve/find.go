@@ -1,7 +1,8 @@
 // Package retrieve is the logic of the kubectl packetcapture plugin: it finds
-// a PacketCapture's capture Jobs and Pods, copies their files out (from a
-// running capture Pod, or through a short-lived helper Pod on the node or on
-// the claim), checks every file against the capture's summary and SHA256SUMS,
+// a PacketCapture's capture Jobs and Pods (or, once they are gone, its
+// captured Pods in its status), copies their files out (from a running
+// capture Pod, or through a short-lived helper Pod on the node or on the
+// claim), checks every file against the capture's summary and SHA256SUMS,
 // and merges the files of a capture into one pcapng.
 package retrieve
 
@@ -56,7 +57,9 @@ type Source struct {
 	// Name is the capture Pod's name, or the Job's when its Pods are gone;
 	// the files land in DIR/<Name>/.
 	Name string
-	Job  string
+	// Job is the capture Job's name (FromStatus: the name the status
+	// implies), which begins its capture Pods' names.
+	Job string
 	// Pod is the newest capture Pod of the Job, nil when none is left.
 	Pod    *corev1.Pod
 	Node   string
