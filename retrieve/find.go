@@ -310,7 +310,7 @@ func statusSources(l capture.Ledger, covered map[string]bool) []*Source {
 func statusSourceGone(o *capture.OutputRecord, requested bool) string {
 	switch {
 	case requested:
-		return "its capture Job does not exist: it was requested but never created, so nothing was captured"
+		return "its capture Job was requested but does not exist (not created yet, or never): nothing was captured"
 	case o == nil:
 		return "its capture Job is gone and the PacketCapture's status.ledger.output, which says where the files are, is not there (written by an older function): fetch it while its Jobs exist, or copy the files by hand (status.retrieve)"
 	case o.Type == v1beta1.OutputPod:
