@@ -491,3 +491,51 @@ func TestMadeByJob(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusSources: which captured Pods of a ledger become sources, and why
+// those that cannot be fetched cannot.
+func TestStatusSources(t *testing.T) {
+	host := &capture.OutputRecord{Type: v1beta1.OutputHostPath, HostPath: "/var/tmp/pcap", Image: testImage}
+	ledger := func(out *capture.OutputRecord) capture.Ledger {
+		return capture.Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Output: out, Requested: []string{"web-4"},
+			Succeeded: []string{"web-1", "web-2", "web-3"},
+			Nodes: map[string]map[string]string{
+				"node-a": {"web-1": "ok 4 400 0 1 30", "web-2": "", "web-4": ""},
+				"node-b": {"web-3": "ok 6 600 1 2 30"},
+			}}
+	}
+	type row struct{ Name, Node, Job, Gone string }
+	cases := map[string]struct {
+		ledger  capture.Ledger
+		covered map[string]bool
+		want    []row
+	}{
+		"HostPath": {
+			ledger: ledger(host), covered: map[string]bool{"web-2": true},
+			want: []row{
+				{"web-1", "node-a", "web-1-qwer", ""},
+				{"web-4", "node-a", "web-4-qwer", "its capture Job was requested but does not exist (not created yet, or never): nothing was captured"},
+				{"web-3", "node-b", "web-3-qwer", ""},
+			},
+		},
+		"NoOutputRecord": {
+			ledger: ledger(nil), covered: map[string]bool{"web-1": true, "web-2": true, "web-4": true},
+			want:   []row{{"web-3", "node-b", "web-3-qwer", "its capture Job is gone and the PacketCapture's status.ledger.output, which says where the files are, is not there (written by an older function): fetch it while its Jobs exist, or copy the files by hand (status.retrieve)"}},
+		},
+		"NotStarted": {ledger: capture.Ledger{}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var got []row
+			for _, s := range statusSources(tc.ledger, tc.covered) {
+				got = append(got, row{s.Name, s.Node, s.Job, s.Gone})
+				if !s.FromStatus || len(s.Targets) != 1 || s.Targets[0] != s.Name || s.JobID != testJobID {
+					t.Errorf("source %+v: want FromStatus, its Pod its one target, jobId %s", s, testJobID)
+				}
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("sources (-want +got):\n%s", d)
+			}
+		})
+	}
+}
