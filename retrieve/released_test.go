@@ -520,7 +520,7 @@ func TestStatusSources(t *testing.T) {
 		},
 		"NoOutputRecord": {
 			ledger: ledger(nil), covered: map[string]bool{"web-1": true, "web-2": true, "web-4": true},
-			want:   []row{{"web-3", "node-b", "web-3-qwer", "its capture Job is gone and the PacketCapture's status.ledger.output, which says where the files are, is not there (written by an older function): fetch it while its Jobs exist, or copy the files by hand (status.retrieve)"}},
+			want: []row{{"web-3", "node-b", "web-3-qwer", "its capture Job is gone and the PacketCapture's status.ledger.output, which says where the files are, is not there (written by an older function): fetch it while its Jobs exist, or copy the files by hand (status.retrieve)"}},
 		},
 		"NotStarted": {ledger: capture.Ledger{}},
 	}
