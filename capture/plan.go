@@ -122,7 +122,7 @@ func Plan(req Request) (*Desired, error) {
 	jobPer := captureJobPer(s, p.ledger.JobPer, started, p.sawNodeJob, len(newTargets))
 	p.requestJobs(jobPer, newTargets)
 	captures, unreadable := p.outcomes()
-	p.out.Status = status(req.Capture, s, req.Deployment, captures, sel.skipped, notCaptured)
+	p.out.Status, p.out.Headline = status(req.Capture, s, req.Deployment, captures, sel.skipped, notCaptured)
 	if started || len(newTargets) > 0 {
 		p.out.Status.Ledger.JobPer = jobPer
 		p.out.Status.Ledger.Output = p.outputRecord()
@@ -638,7 +638,7 @@ func (l Ledger) nodesAndResults() (map[string]string, map[string]result) {
 }
 
 // status summarises the captures for the PacketCapture's status.
-func status(pc PacketCapture, s settings, d *appsv1.Deployment, captures []*podCapture, skipped, notCaptured []PodStatus) Status {
+func status(pc PacketCapture, s settings, d *appsv1.Deployment, captures []*podCapture, skipped, notCaptured []PodStatus) (Status, string) {
 	st := Status{JobID: s.jobID, Ledger: Ledger{JobID: s.jobID}, Retrieve: retrieveHint(pc, s)}
 	pods := make([]PodStatus, 0, len(captures)+len(skipped)+len(notCaptured))
 	for _, c := range captures {
@@ -706,32 +706,39 @@ func status(pc PacketCapture, s settings, d *appsv1.Deployment, captures []*podC
 
 	c := st.Counts
 	duration := fmt.Sprintf("%ds", s.durationSeconds)
+	// The headline changes only with the phase and the number of Pods and
+	// nodes; the details (progress, totals) change as each Pod's capture
+	// moves on.
+	var headline, details string
 	switch {
 	case c.Targets == 0 && d == nil:
 		st.Phase = PhaseWaitingForDeployment
-		st.Message = fmt.Sprintf("waiting for Deployment %s/%s", pc.Spec.TargetNamespace, pc.Spec.TargetDeployment)
+		headline = fmt.Sprintf("waiting for Deployment %s/%s", pc.Spec.TargetNamespace, pc.Spec.TargetDeployment)
 	case c.Targets == 0 && d.Spec.Replicas != nil && *d.Spec.Replicas == 0:
 		st.Phase = PhaseWaitingForPods
-		st.Message = fmt.Sprintf("Deployment %s/%s is scaled to 0 (replicas: 0): nothing to capture until it is scaled up", pc.Spec.TargetNamespace, pc.Spec.TargetDeployment)
+		headline = fmt.Sprintf("Deployment %s/%s is scaled to 0 (replicas: 0): nothing to capture until it is scaled up", pc.Spec.TargetNamespace, pc.Spec.TargetDeployment)
 	case c.Targets == 0:
 		st.Phase = PhaseWaitingForPods
-		st.Message = fmt.Sprintf("waiting for running Pods of Deployment %s/%s (%d skipped)", pc.Spec.TargetNamespace, pc.Spec.TargetDeployment, c.Skipped)
+		headline = fmt.Sprintf("waiting for running Pods of Deployment %s/%s", pc.Spec.TargetNamespace, pc.Spec.TargetDeployment)
+		details = fmt.Sprintf(" (%d skipped)", c.Skipped)
 	case c.Active > 0:
 		st.Phase = PhaseCapturing
-		st.Message = fmt.Sprintf("capturing %s on %s for %s: %d active, %d succeeded, %d failed",
-			plural(c.Targets, "Pod"), plural(c.Nodes, "node"), duration, c.Active, c.Succeeded, c.Failed+c.Gone)
+		headline = fmt.Sprintf("capturing %s on %s for %s", plural(c.Targets, "Pod"), plural(c.Nodes, "node"), duration)
+		details = fmt.Sprintf(": %d active, %d succeeded, %d failed", c.Active, c.Succeeded, c.Failed+c.Gone)
 	case c.Failed+c.Gone > 0:
 		st.Phase = PhaseFailed
-		st.Message = fmt.Sprintf("%d of %d captures failed or were lost", c.Failed+c.Gone, c.Targets)
+		headline = fmt.Sprintf("%d of %d captures failed or were lost", c.Failed+c.Gone, c.Targets)
 		if c.Partial > 0 {
-			st.Message += fmt.Sprintf(" (%d partial: their files hold less than %s)", c.Partial, duration)
+			details = fmt.Sprintf(" (%d partial: their files hold less than %s)", c.Partial, duration)
 		}
-		st.Message += fmt.Sprintf("; %d succeeded", c.Succeeded) + totals(c)
+		details += fmt.Sprintf("; %d succeeded", c.Succeeded) + totals(c)
 	default:
 		st.Phase = PhaseCompleted
-		st.Message = fmt.Sprintf("captured %s on %s for %s", plural(c.Targets, "Pod"), plural(c.Nodes, "node"), duration) + totals(c)
+		headline = fmt.Sprintf("captured %s on %s for %s", plural(c.Targets, "Pod"), plural(c.Nodes, "node"), duration)
+		details = totals(c)
 	}
-	return st
+	st.Message = headline + details
+	return st, headline
 }
 
 // totals says what the summaries read so far add up to, or nothing before

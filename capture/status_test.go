@@ -664,3 +664,49 @@ func TestPlanOutputRecord(t *testing.T) {
 		}
 	})
 }
+
+// TestPlanHeadlineChangesWithPhaseOnly follows a capture whose three Jobs
+// finish one by one: status.message tells the progress at every step, the
+// headline (the fn adapter's Captured condition) changes only when the phase
+// does. Every change of an XR condition costs Crossplane two XR writes.
+func TestPlanHeadlineChangesWithPhaseOnly(t *testing.T) {
+	r := testRequest()
+	first := reconcile(t, r, nil)
+	var jobs []batchv1.Job
+	for _, j := range first.Jobs {
+		jobs = append(jobs, asObserved(j.Job))
+	}
+	steps := [][]batchv1.Job{
+		{withJobStatus(jobs[0], 1, 0), withJobStatus(jobs[1], 1, 0), withJobStatus(jobs[2], 1, 0)},
+		{withJobStatus(jobs[0], 1, 1), withJobStatus(jobs[1], 1, 0), withJobStatus(jobs[2], 1, 0)},
+		{withJobStatus(jobs[0], 1, 1), withJobStatus(jobs[1], 1, 1), withJobStatus(jobs[2], 1, 0)},
+		{withJobStatus(jobs[0], 1, 1), withJobStatus(jobs[1], 1, 1), withJobStatus(jobs[2], 1, 1)},
+	}
+	prev := first
+	headlines := map[Phase][]string{}
+	var messages []string
+	for _, jobs := range steps {
+		r.Jobs = jobs
+		o := reconcile(t, r, prev)
+		if !strings.HasPrefix(o.Status.Message, o.Headline) {
+			t.Errorf("status.message %q does not start with the headline %q", o.Status.Message, o.Headline)
+		}
+		if !slices.Contains(headlines[o.Status.Phase], o.Headline) {
+			headlines[o.Status.Phase] = append(headlines[o.Status.Phase], o.Headline)
+		}
+		if len(messages) == 0 || messages[len(messages)-1] != o.Status.Message {
+			messages = append(messages, o.Status.Message)
+		}
+		prev = o
+	}
+	want := map[Phase][]string{
+		PhaseCapturing: {"capturing 3 Pods on 2 nodes for 30s"},
+		PhaseCompleted: {"captured 3 Pods on 2 nodes for 30s"},
+	}
+	if diff := cmp.Diff(want, headlines); diff != "" {
+		t.Errorf("headlines by phase: -want, +got:\n%s", diff)
+	}
+	if len(messages) != len(steps) {
+		t.Errorf("status.message must tell every step's progress, got %d distinct messages: %q", len(messages), messages)
+	}
+}

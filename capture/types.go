@@ -98,6 +98,12 @@ type Desired struct {
 	Status Status
 	// Ready is true when every target Pod's capture succeeded.
 	Ready bool
+	// Headline is Status.Message without its details: it changes only with
+	// the phase and the number of Pods and nodes, so a condition that
+	// carries it changes rarely. Every change of an XR condition costs
+	// Crossplane two writes of the XR, and a stale cached copy of the XR
+	// can replay the older one for a while (crossplane/crossplane#7062).
+	Headline string
 	// Events tell the user what is happening, most important first.
 	Events []Event
 }
