@@ -125,6 +125,7 @@ func Plan(req Request) (*Desired, error) {
 	p.out.Status, p.out.Headline = status(req.Capture, s, req.Deployment, captures, sel.skipped, notCaptured)
 	if started || len(newTargets) > 0 {
 		p.out.Status.Ledger.JobPer = jobPer
+		p.out.Status.Ledger.Output = p.outputRecord()
 	}
 	p.out.Ready = p.out.Status.Counts.Targets > 0 && p.out.Status.Phase == PhaseCompleted
 	p.orderEvents(sel.skipped, notCaptured, unreadable)
@@ -155,6 +156,10 @@ type planner struct {
 	// sawNodeJob: a Job of this jobId captures a node's Pods, which tells
 	// the capture's JobPer when the ledger does not.
 	sawNodeJob bool
+	// jobOutput is where the first (by name) Job of this jobId writes,
+	// which tells the capture's output when the ledger does not.
+	jobOutput     *OutputRecord
+	jobOutputFrom string
 }
 
 func newPlanner(req Request, s settings) *planner {
@@ -185,6 +190,9 @@ func (p *planner) observeJob(observed *batchv1.Job) {
 	per := jobPerOfName(observed.Name, targets, p.s.jobID)
 	ours := ok && per != ""
 	p.sawNodeJob = p.sawNodeJob || per == v1beta1.JobPerNode
+	if out, ok := OutputOf(&observed.Spec.Template.Spec); ours && ok && (p.jobOutput == nil || observed.Name < p.jobOutputFrom) {
+		p.jobOutput, p.jobOutputFrom = &out, observed.Name
+	}
 	record := func(phase Phase, detail string, planned *batchv1.Job) {
 		for i, t := range targets {
 			phase, detail := advance(p.known[t.Name], phase, detail)
@@ -382,6 +390,23 @@ func (p *planner) orderEvents(skipped, notCaptured []PodStatus, unreadable []str
 		p.out.Events = append(p.out.Events, Event{Severity: SeverityWarning, Reason: "InvalidJobName",
 			Message: nameList("Job", p.misnamed) + " ignored: not a valid object name"})
 	}
+}
+
+// outputRecord is where this capture's files are. It is recorded when the
+// capture starts and kept, like JobPer: the Jobs keep the output they were
+// made with when the Input changes, and the plugin reads the files by this
+// record once the Jobs are gone. A ledger from before the record learns it
+// from the Jobs that exist.
+func (p *planner) outputRecord() *OutputRecord {
+	switch {
+	case p.ledger.Output != nil:
+		r := *p.ledger.Output
+		return &r
+	case p.jobOutput != nil:
+		return p.jobOutput
+	}
+	r := outputRecord(p.s)
+	return &r
 }
 
 // captureJobPer is how this capture cuts its Pods into Jobs. It is decided
