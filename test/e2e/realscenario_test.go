@@ -266,7 +266,11 @@ func (h *harness) measureAt(n int, xrWatch, jobWatch *watcher) (err error) {
 			return err
 		}
 		h.measure(fmt.Sprintf("%d Pods, jobPer %s", n, mode.jobPer), ct)
-		report, terr := checkTraffic(dir, names, 5*time.Second)
+		// 20 apps, 20 tcpdumps and the control plane on 2 cores: an app
+		// starved of CPU sent nothing for 2 s of a capture that ran 6 s
+		// (its summary), so only half the window is asked of the traffic
+		// here; the 3-Pod scenarios hold it to a second.
+		report, terr := checkTrafficSpan(dir, names, 5*time.Second, 2500*time.Millisecond)
 		if terr != nil {
 			fmt.Println(indent(report))
 		}
