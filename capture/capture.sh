@@ -120,7 +120,8 @@ fi
 # --- One background job per target Pod (capture_pod) owns its tcpdump; this shell starts them,
 # ends the window (the file stop; on SIGTERM/SIGINT also interrupted) and writes the summary.
 # Work files per Pod, by argument number i: i.t "<name> <uid> <base>"; from its job i.missing
-# (not found at first), i.log (tcpdump's messages), its summary parts i.sum, i.why, i.names; i.done.
+# (not found at first), i.tpid and i.log (tcpdump's pid and messages), its summary parts i.sum,
+# i.why, i.names; i.done.
 
 # find_pod: this Pod's process to capture in $pid, or none. The kubelet names a Pod's cgroups with
 # its uid as it is (cgroupfs: .../pod<uid>/<container>) or with _ for - (systemd:
@@ -187,6 +188,7 @@ capture_pod() {
 		: >"$work/$i.missing"
 		sleep 1
 	done
+	if [ -e "$work/stop" ]; then pid= warn=; fi # found too late: the window has ended
 	if [ -n "$pid" ] && [ "$proc/$pid/ns/net" -ef "$proc/1/ns/net" ]; then
 		host=$pid
 	elif [ -n "$pid" ]; then
@@ -204,6 +206,7 @@ capture_pod() {
 		if [ -n "$filter" ]; then set -- "$@" -- "$filter"; fi
 		nsenter --net="$proc/$pid/ns/net" -- tcpdump "$@" </dev/null >>"$work/$i.log" 2>&1 &
 		tpid=$!
+		printf '%s\n' "$tpid" >"$work/$i.tpid"
 		# Every second until tcpdump ends: follow the Pod's process (a zombie has no ns/net; another
 		# process in tcpdump's namespace will do: a container restarted), and stop tcpdump once the
 		# window ends or the Pod is gone. A listening tcpdump ends on SIGINT, closing its files;
@@ -221,6 +224,7 @@ capture_pod() {
 			fi
 			sleep 1
 		done
+		rm -f "$work/$i.tpid"
 		rc=0
 		wait "$tpid" 2>/dev/null || rc=$?
 		secs=$(($(date +%s) - t0))
@@ -266,17 +270,25 @@ capture_pod() {
 alldone() {
 	for d in $all; do if [ ! -e "$work/$d.done" ]; then return 1; fi; done
 }
+# stop_all: end the window. A SIGINT now spares each listening tcpdump up to a second; its job
+# sees the stop file and does the rest.
+stop_all() {
+	: >"$work/stop"
+	for s in $all; do
+		if read -r sp 2>/dev/null <"$work/$s.tpid"; then kill -INT "$sp" 2>/dev/null || true; fi
+	done
+}
 
-trap ': >"$work/interrupted"; : >"$work/stop"' TERM INT
+timer=
+trap ': >"$work/interrupted"; stop_all' TERM INT
 # No tcpdump outlives the script: a stop signal cuts a wait short, so wait again.
-trap ': >"$work/stop"; until wait; do :; done; rm -rf "$work" 2>/dev/null || true' EXIT
+trap 'stop_all; kill $timer 2>/dev/null || :; until wait; do :; done; rm -rf "$work" 2>/dev/null || :' EXIT
 # A job goes on after an error (set -e does not apply left of ||), so that it ends with i.done.
 for i in $all; do
 	(capture_pod "$i" || :; : >"$work/$i.done") &
 done
 
-# The window: duration-seconds from when every found Pod's tcpdump listens (10 s at most), plus
-# one second, as date +%s counts whole seconds.
+# The window: duration-seconds from when every found Pod's tcpdump listens (10 s at most).
 tries=0 pending=$all
 while [ -n "$pending" ] && [ "$tries" -lt 100 ]; do
 	# shellcheck disable=SC2086 # argument numbers
@@ -286,11 +298,13 @@ while [ -n "$pending" ] && [ "$tries" -lt 100 ]; do
 	if [ -n "$pending" ]; then sleep 0.1 2>/dev/null || sleep 1; fi
 	tries=$((tries + 1))
 done
-end=$(($(date +%s) + duration + 1))
+sleep "$duration" >/dev/null 2>&1 &
+timer=$!
 until alldone; do
-	if [ "$(date +%s)" -ge "$end" ]; then : >"$work/stop"; fi
-	sleep 1
+	if [ ! -e "$work/stop" ] && ! kill -0 "$timer" 2>/dev/null; then stop_all; fi
+	sleep 0.2 2>/dev/null || sleep 1
 done
+kill "$timer" 2>/dev/null || true
 
 # --- the summary: the Pods' lines in argument order, then their why lines, then their files.
 status=ok failed=0 nfiles=0 bytes=0 packets=0 dropped=0
