@@ -2,7 +2,7 @@
 # The function's runtime image, for machines with Docker (BuildKit). It builds
 # the binary hack/xpkg.sh builds, with the same Go and the same flags; without
 # Docker, `make xpkg` assembles an equivalent image from scratch
-# (hack/image). Multi-arch:
+# (tools/image: image function). Multi-arch:
 #   docker buildx build --platform linux/amd64,linux/arm64 -t REPO:TAG .
 # One platform, then a package that embeds it:
 #   docker build --platform linux/amd64 -t function-packet-capture-runtime .

@@ -3,8 +3,8 @@
 #   hack/xpkg.sh [OUTPUT_DIR]          (default: _output)
 # For each platform of XPKG_PLATFORMS (default "linux/amd64 linux/arm64"):
 #   1. the static function binary (CGO_ENABLED=0, the Dockerfile's flags);
-#   2. its runtime image, assembled from scratch by hack/image with
-#      go-containerregistry and written as an image tarball;
+#   2. its runtime image, assembled from scratch by `image function`
+#      (tools/image, go-containerregistry) and written as an image tarball;
 #   3. `crossplane xpkg build` with package/ as the package root
 #      (crossplane.yaml and the Input CRD) and the image embedded,
 # giving OUTPUT_DIR/function-packet-capture-<arch>.xpkg. `crossplane xpkg
@@ -20,7 +20,7 @@ version=${VERSION:-$(git -C "$root" describe --tags --always --dirty 2>/dev/null
 go=${GO:-go}
 
 crossplane=$("$root/hack/crossplane.sh" --path)
-(cd "$root" && "$go" build -o "$out/bin/image" ./hack/image)
+(cd "$root/tools/image" && "$go" build -o "$out/bin/image" .)
 
 for platform in $platforms; do
   os=${platform%%/*}
@@ -28,7 +28,7 @@ for platform in $platforms; do
   arch=${arch%%/*}
   bin="$out/bin/${os}_${arch}/function"
   (cd "$root" && CGO_ENABLED=0 GOOS=$os GOARCH=$arch "$go" build -trimpath -buildvcs=false -ldflags='-s -w' -o "$bin" .)
-  "$out/bin/image" -binary "$bin" -platform "$platform" \
+  "$out/bin/image" function -binary "$bin" -platform "$platform" \
     -tag "function-packet-capture:$version" -version "$version" \
     -o "$out/image-$arch.tar"
   # package/ has no examples directory, so the package has no examples layer.

@@ -8,5 +8,8 @@
 // With FPC_XPKG_DIR set to a directory that `make xpkg` filled
 // (OUTPUT=DIR), the tests check those packages instead of building their own.
 //
-//	go test ./test/package/ -v
+// It is a module of its own so that go-containerregistry stays out of the
+// function's go.mod; `make test` runs it:
+//
+//	cd test/package && go test -v .
 package xpkg

@@ -132,3 +132,50 @@ func TestStaticImage(t *testing.T) {
 		t.Errorf("entrypoint %v", cfg.Config.Entrypoint)
 	}
 }
+
+// TestFunctionImage checks the runtime image hack/xpkg.sh embeds: the binary
+// at /function as the entrypoint, run as the non-root user, port 9443, the
+// platform asked for, and the same digest from the same binary and time.
+func TestFunctionImage(t *testing.T) {
+	bin := []byte("\x7fELF not really")
+	created := time.Unix(1700000000, 0).UTC()
+	build := func(p v1.Platform, created time.Time) v1.Image {
+		t.Helper()
+		img, err := FunctionImage(bin, p, created, map[string]string{"org.opencontainers.image.version": "v1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return img
+	}
+	arm := v1.Platform{OS: "linux", Architecture: "arm64"}
+	img := build(arm, created)
+	fs := files(t, img)
+	if h := fs["function"]; h == nil || h.Mode != 0o755 || h.Size != int64(len(bin)) || !h.ModTime.Equal(created) {
+		t.Fatalf("/function: %+v", h)
+	}
+	if h := fs["home/nonroot/"]; h == nil || h.Uid != functionUID {
+		t.Errorf("home/nonroot/: %+v, want owned by %d", h, functionUID)
+	}
+	for _, want := range []string{"etc/passwd", "etc/group", "tmp/"} {
+		if fs[want] == nil {
+			t.Errorf("%s is missing", want)
+		}
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.OS != "linux" || cfg.Architecture != "arm64" || !slices.Equal(cfg.Config.Entrypoint, []string{"/function"}) ||
+		cfg.Config.User != "65532:65532" || len(cfg.Config.ExposedPorts) != 1 || cfg.Config.Labels["org.opencontainers.image.version"] != "v1" {
+		t.Errorf("config %+v", cfg)
+	}
+	if _, ok := cfg.Config.ExposedPorts["9443/tcp"]; !ok {
+		t.Errorf("exposed ports %v, want 9443/tcp", cfg.Config.ExposedPorts)
+	}
+	d1, _ := img.Digest()
+	d2, _ := build(arm, created).Digest()
+	d3, _ := build(arm, created.Add(time.Second)).Digest()
+	if d1 != d2 || d1 == d3 {
+		t.Errorf("digests %s, %s (same inputs), %s (a second later): want the first two equal, the third different", d1, d2, d3)
+	}
+}

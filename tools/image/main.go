@@ -9,13 +9,17 @@
 //	image static -binary FILE -entrypoint NAME -o out.tar [-tag REF]
 //	    one static binary at /NAME as the entrypoint (the e2e's pause and
 //	    traffic images).
+//	image function -binary FILE -platform OS/ARCH -o out.tar [-tag REF] [-version V]
+//	    the function's runtime image, which hack/xpkg.sh embeds in the
+//	    Crossplane package: the static binary at /function, run as the
+//	    non-root user 65532, port 9443, as the Dockerfile's image.
 //
 // Every timestamp is SOURCE_DATE_EPOCH (0 when unset) and every entry is
 // written in name order with root ownership, so the same files always give
 // the same image digest. It prints "<file> <digest>".
 //
 // It lives in its own module so go-containerregistry stays out of the
-// function's go.mod for it.
+// function's go.mod.
 package main
 
 import (
@@ -34,7 +38,8 @@ import (
 
 const usage = `usage:
   image capture -o FILE.tar [-tag REF] [-busybox PATH] [-tcpdump PATH] [-nsenter PATH]
-  image static -binary FILE -entrypoint NAME -o FILE.tar [-tag REF]`
+  image static -binary FILE -entrypoint NAME -o FILE.tar [-tag REF]
+  image function -binary FILE -platform OS/ARCH -o FILE.tar [-tag REF] [-version V] [-source URL]`
 
 func main() {
 	if len(os.Args) < 2 {
@@ -47,6 +52,8 @@ func main() {
 		err = captureCmd(os.Args[2:])
 	case "static":
 		err = staticCmd(os.Args[2:])
+	case "function":
+		err = functionCmd(os.Args[2:])
 	default:
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
@@ -98,6 +105,42 @@ func staticCmd(args []string) error {
 		return err
 	}
 	img, err := StaticImage(bin, *entrypoint, runtime.GOARCH, created)
+	if err != nil {
+		return err
+	}
+	return write(img, *tag, *out)
+}
+
+func functionCmd(args []string) error {
+	fs := flag.NewFlagSet("function", flag.ExitOnError)
+	out := fs.String("o", "", "The image tarball to write.")
+	binary := fs.String("binary", "", "The static function binary (CGO_ENABLED=0) for -platform.")
+	platform := fs.String("platform", "linux/amd64", "The image's OS/architecture[/variant].")
+	tag := fs.String("tag", "function-packet-capture:dev", "The tag recorded in the tarball (what `docker load` names the image).")
+	version := fs.String("version", "dev", "The org.opencontainers.image.version label.")
+	source := fs.String("source", "https://github.com/function-packet-capture/function-packet-capture", "The org.opencontainers.image.source label.")
+	fs.Parse(args)
+	if *binary == "" || *out == "" || fs.NArg() != 0 {
+		return fmt.Errorf("function: -binary and -o are required\n%s", usage)
+	}
+	created, err := sourceDateEpoch()
+	if err != nil {
+		return err
+	}
+	p, err := v1.ParsePlatform(*platform)
+	if err != nil {
+		return fmt.Errorf("cannot parse -platform %q: %w", *platform, err)
+	}
+	bin, err := os.ReadFile(*binary)
+	if err != nil {
+		return err
+	}
+	img, err := FunctionImage(bin, *p, created, map[string]string{
+		"org.opencontainers.image.title":       "function-packet-capture",
+		"org.opencontainers.image.description": "Crossplane composition function: one tcpdump Job next to every Pod of a Deployment",
+		"org.opencontainers.image.source":      *source,
+		"org.opencontainers.image.version":     *version,
+	})
 	if err != nil {
 		return err
 	}
