@@ -328,8 +328,8 @@ func writeDesired(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse, p
 		return errors.Wrap(err, "cannot set the desired composed resources")
 	}
 	// The Jobs one at a time: each one's unstructured form is garbage as soon
-	// as it is in the response.
-	for _, j := range plan.Jobs {
+	// as it is in the response, and so is the Job (fn/limits.go).
+	for i, j := range plan.Jobs {
 		dc, err := desiredComposed(j.Job, j.Ready)
 		if err != nil {
 			return errors.Wrapf(err, "cannot encode Job %s", j.Job.Name)
@@ -337,6 +337,7 @@ func writeDesired(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse, p
 		if err := response.SetDesiredComposedResources(rsp, map[resource.Name]*resource.DesiredComposed{resource.Name(jobResourcePrefix + j.Job.Name): dc}); err != nil {
 			return errors.Wrapf(err, "cannot set Job %s", j.Job.Name)
 		}
+		plan.Jobs[i].Job = nil
 	}
 	return nil
 }
