@@ -273,7 +273,11 @@ type cost struct {
 	alloc     uint64
 }
 
+// add runs f and adds what it took. A collection runs first, untimed: the
+// garbage of what ran before (in turns, another baseline) is not collected
+// on f's time.
 func (c *cost) add(f func()) {
+	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	a0, c0, t0 := ms.TotalAlloc, cpuTime(), time.Now()
