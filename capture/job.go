@@ -371,6 +371,47 @@ func targetsOfJob(job *batchv1.Job) (targets []target, ok bool) {
 	return nil, false
 }
 
+// outputRecord is where the Jobs planned with s write, and their image.
+func outputRecord(s settings) OutputRecord {
+	r := OutputRecord{Type: s.output.Type, Image: s.image}
+	switch s.output.Type {
+	case v1beta1.OutputHostPath:
+		r.HostPath = s.output.HostPath
+	case v1beta1.OutputPersistentVolumeClaim:
+		r.ClaimName = s.output.ClaimName
+	}
+	return r
+}
+
+// OutputOf reads, from a capture Job's (or capture Pod's) pod spec, where
+// its capture container writes and the image it runs; ok is false when the
+// spec has no capture container. The plugin reads the Jobs that exist with
+// it; the planner records it for when they are gone.
+func OutputOf(spec *corev1.PodSpec) (r OutputRecord, ok bool) {
+	for _, c := range spec.Containers {
+		if c.Name != ContainerName {
+			continue
+		}
+		r = OutputRecord{Type: v1beta1.OutputPod, Image: c.Image}
+		for _, m := range c.VolumeMounts {
+			if m.MountPath != OutputMountPath {
+				continue
+			}
+			for _, v := range spec.Volumes {
+				switch {
+				case v.Name != m.Name:
+				case v.HostPath != nil:
+					r.Type, r.HostPath = v1beta1.OutputHostPath, v.HostPath.Path
+				case v.PersistentVolumeClaim != nil:
+					r.Type, r.ClaimName = v1beta1.OutputPersistentVolumeClaim, v.PersistentVolumeClaim.ClaimName
+				}
+			}
+		}
+		return r, true
+	}
+	return OutputRecord{}, false
+}
+
 // keptJob is an existing Job planned as it is, for when planning it anew
 // would change it (the spec or the Input changed after it was created): its
 // pod template is immutable, and replacing it would kill a running capture.

@@ -122,9 +122,10 @@ func Plan(req Request) (*Desired, error) {
 	jobPer := captureJobPer(s, p.ledger.JobPer, started, p.sawNodeJob, len(newTargets))
 	p.requestJobs(jobPer, newTargets)
 	captures, unreadable := p.outcomes()
-	p.out.Status = status(req.Capture, s, req.Deployment, captures, sel.skipped, notCaptured)
+	p.out.Status, p.out.Headline = status(req.Capture, s, req.Deployment, captures, sel.skipped, notCaptured)
 	if started || len(newTargets) > 0 {
 		p.out.Status.Ledger.JobPer = jobPer
+		p.out.Status.Ledger.Output = p.outputRecord()
 	}
 	p.out.Ready = p.out.Status.Counts.Targets > 0 && p.out.Status.Phase == PhaseCompleted
 	p.orderEvents(sel.skipped, notCaptured, unreadable)
@@ -155,6 +156,10 @@ type planner struct {
 	// sawNodeJob: a Job of this jobId captures a node's Pods, which tells
 	// the capture's JobPer when the ledger does not.
 	sawNodeJob bool
+	// jobOutput is where the first (by name) Job of this jobId writes,
+	// which tells the capture's output when the ledger does not.
+	jobOutput     *OutputRecord
+	jobOutputFrom string
 }
 
 func newPlanner(req Request, s settings) *planner {
@@ -185,6 +190,9 @@ func (p *planner) observeJob(observed *batchv1.Job) {
 	per := jobPerOfName(observed.Name, targets, p.s.jobID)
 	ours := ok && per != ""
 	p.sawNodeJob = p.sawNodeJob || per == v1beta1.JobPerNode
+	if out, ok := OutputOf(&observed.Spec.Template.Spec); ours && ok && (p.jobOutput == nil || observed.Name < p.jobOutputFrom) {
+		p.jobOutput, p.jobOutputFrom = &out, observed.Name
+	}
 	record := func(phase Phase, detail string, planned *batchv1.Job) {
 		for i, t := range targets {
 			phase, detail := advance(p.known[t.Name], phase, detail)
@@ -382,6 +390,23 @@ func (p *planner) orderEvents(skipped, notCaptured []PodStatus, unreadable []str
 		p.out.Events = append(p.out.Events, Event{Severity: SeverityWarning, Reason: "InvalidJobName",
 			Message: nameList("Job", p.misnamed) + " ignored: not a valid object name"})
 	}
+}
+
+// outputRecord is where this capture's files are. It is recorded when the
+// capture starts and kept, like JobPer: the Jobs keep the output they were
+// made with when the Input changes, and the plugin reads the files by this
+// record once the Jobs are gone. A ledger from before the record learns it
+// from the Jobs that exist.
+func (p *planner) outputRecord() *OutputRecord {
+	switch {
+	case p.ledger.Output != nil:
+		r := *p.ledger.Output
+		return &r
+	case p.jobOutput != nil:
+		return p.jobOutput
+	}
+	r := outputRecord(p.s)
+	return &r
 }
 
 // captureJobPer is how this capture cuts its Pods into Jobs. It is decided
@@ -613,7 +638,7 @@ func (l Ledger) nodesAndResults() (map[string]string, map[string]result) {
 }
 
 // status summarises the captures for the PacketCapture's status.
-func status(pc PacketCapture, s settings, d *appsv1.Deployment, captures []*podCapture, skipped, notCaptured []PodStatus) Status {
+func status(pc PacketCapture, s settings, d *appsv1.Deployment, captures []*podCapture, skipped, notCaptured []PodStatus) (Status, string) {
 	st := Status{JobID: s.jobID, Ledger: Ledger{JobID: s.jobID}, Retrieve: retrieveHint(pc, s)}
 	pods := make([]PodStatus, 0, len(captures)+len(skipped)+len(notCaptured))
 	for _, c := range captures {
@@ -681,32 +706,39 @@ func status(pc PacketCapture, s settings, d *appsv1.Deployment, captures []*podC
 
 	c := st.Counts
 	duration := fmt.Sprintf("%ds", s.durationSeconds)
+	// The headline changes only with the phase and the number of Pods and
+	// nodes; the details (progress, totals) change as each Pod's capture
+	// moves on.
+	var headline, details string
 	switch {
 	case c.Targets == 0 && d == nil:
 		st.Phase = PhaseWaitingForDeployment
-		st.Message = fmt.Sprintf("waiting for Deployment %s/%s", pc.Spec.TargetNamespace, pc.Spec.TargetDeployment)
+		headline = fmt.Sprintf("waiting for Deployment %s/%s", pc.Spec.TargetNamespace, pc.Spec.TargetDeployment)
 	case c.Targets == 0 && d.Spec.Replicas != nil && *d.Spec.Replicas == 0:
 		st.Phase = PhaseWaitingForPods
-		st.Message = fmt.Sprintf("Deployment %s/%s is scaled to 0 (replicas: 0): nothing to capture until it is scaled up", pc.Spec.TargetNamespace, pc.Spec.TargetDeployment)
+		headline = fmt.Sprintf("Deployment %s/%s is scaled to 0 (replicas: 0): nothing to capture until it is scaled up", pc.Spec.TargetNamespace, pc.Spec.TargetDeployment)
 	case c.Targets == 0:
 		st.Phase = PhaseWaitingForPods
-		st.Message = fmt.Sprintf("waiting for running Pods of Deployment %s/%s (%d skipped)", pc.Spec.TargetNamespace, pc.Spec.TargetDeployment, c.Skipped)
+		headline = fmt.Sprintf("waiting for running Pods of Deployment %s/%s", pc.Spec.TargetNamespace, pc.Spec.TargetDeployment)
+		details = fmt.Sprintf(" (%d skipped)", c.Skipped)
 	case c.Active > 0:
 		st.Phase = PhaseCapturing
-		st.Message = fmt.Sprintf("capturing %s on %s for %s: %d active, %d succeeded, %d failed",
-			plural(c.Targets, "Pod"), plural(c.Nodes, "node"), duration, c.Active, c.Succeeded, c.Failed+c.Gone)
+		headline = fmt.Sprintf("capturing %s on %s for %s", plural(c.Targets, "Pod"), plural(c.Nodes, "node"), duration)
+		details = fmt.Sprintf(": %d active, %d succeeded, %d failed", c.Active, c.Succeeded, c.Failed+c.Gone)
 	case c.Failed+c.Gone > 0:
 		st.Phase = PhaseFailed
-		st.Message = fmt.Sprintf("%d of %d captures failed or were lost", c.Failed+c.Gone, c.Targets)
+		headline = fmt.Sprintf("%d of %d captures failed or were lost", c.Failed+c.Gone, c.Targets)
 		if c.Partial > 0 {
-			st.Message += fmt.Sprintf(" (%d partial: their files hold less than %s)", c.Partial, duration)
+			details = fmt.Sprintf(" (%d partial: their files hold less than %s)", c.Partial, duration)
 		}
-		st.Message += fmt.Sprintf("; %d succeeded", c.Succeeded) + totals(c)
+		details += fmt.Sprintf("; %d succeeded", c.Succeeded) + totals(c)
 	default:
 		st.Phase = PhaseCompleted
-		st.Message = fmt.Sprintf("captured %s on %s for %s", plural(c.Targets, "Pod"), plural(c.Nodes, "node"), duration) + totals(c)
+		headline = fmt.Sprintf("captured %s on %s for %s", plural(c.Targets, "Pod"), plural(c.Nodes, "node"), duration)
+		details = totals(c)
 	}
-	return st
+	st.Message = headline + details
+	return st, headline
 }
 
 // totals says what the summaries read so far add up to, or nothing before

@@ -90,7 +90,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3},
-				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Requested: []string{podA, podB, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Output: podOutput, Requested: []string{podA, podB, podC}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -109,7 +109,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3, Skipped: 4},
-				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Requested: []string{podA, podB, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Output: podOutput, Requested: []string{podA, podB, podC}},
 				Reasons: []string{"Capturing", "PodsSkipped"},
 			},
 		},
@@ -131,7 +131,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3},
-				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Requested: []string{podA, podB, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Output: podOutput, Requested: []string{podA, podB, podC}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -145,7 +145,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 2, Nodes: 1, Active: 2},
-				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Requested: []string{podA, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Output: podOutput, Requested: []string{podA, podC}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -163,7 +163,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 1, Nodes: 1, Active: 1},
-				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Requested: []string{podA}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Output: podOutput, Requested: []string{podA}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -179,7 +179,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3},
-				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Requested: []string{podA, podB, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Output: podOutput, Requested: []string{podA, podB, podC}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -226,7 +226,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3},
-				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Started: []string{podA, podB, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Output: podOutput, Started: []string{podA, podB, podC}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -241,7 +241,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3},
-				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Started: []string{podA, podB, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Output: podOutput, Started: []string{podA, podB, podC}},
 				Reasons: []string{"Capturing", "DeploymentNotFound @spec.targetDeployment"},
 			},
 		},
@@ -255,7 +255,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 1, Succeeded: 1, Failed: 1},
-				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Started: []string{podC}, Succeeded: []string{podA}, Failed: []string{podB}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Output: podOutput, Started: []string{podC}, Succeeded: []string{podA}, Failed: []string{podB}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -270,7 +270,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Ready: true, Phase: PhaseCompleted,
 				Counts:  Counts{Targets: 3, Nodes: 2, Succeeded: 3},
-				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Succeeded: []string{podA, podB, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Output: podOutput, Succeeded: []string{podA, podB, podC}},
 				Reasons: []string{"Completed"},
 			},
 		},
@@ -285,7 +285,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 1, Succeeded: 1, Failed: 1},
-				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Started: []string{podC}, Succeeded: []string{podA}, Failed: []string{podB}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Output: podOutput, Started: []string{podC}, Succeeded: []string{podA}, Failed: []string{podB}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -299,7 +299,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Phase:   PhaseFailed,
 				Counts:  Counts{Targets: 3, Succeeded: 2, Failed: 1},
-				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Succeeded: []string{podA, podB}, Failed: []string{podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Output: podOutput, Succeeded: []string{podA, podB}, Failed: []string{podC}},
 				Reasons: []string{"Failed"},
 			},
 		},
@@ -314,7 +314,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 2, Gone: 1},
-				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Started: []string{podB, podC}, Gone: []string{podA}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Output: podOutput, Started: []string{podB, podC}, Gone: []string{podA}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -331,7 +331,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 1, Succeeded: 1, Gone: 1},
-				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Started: []string{podC}, Succeeded: []string{podA}, Gone: []string{podB}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Output: podOutput, Started: []string{podC}, Succeeded: []string{podA}, Gone: []string{podB}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -346,7 +346,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3},
-				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Requested: []string{podA}, Started: []string{podB, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Output: podOutput, Requested: []string{podA}, Started: []string{podB, podC}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -362,7 +362,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 2, Gone: 1},
-				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Started: []string{podB, podC}, Gone: []string{podA}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Output: podOutput, Started: []string{podB, podC}, Gone: []string{podA}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -377,7 +377,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3, NotCaptured: 1},
-				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Started: []string{podA, podB, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Output: podOutput, Started: []string{podA, podB, podC}},
 				Reasons: []string{"Capturing", "NewPodsNotCaptured @spec.followNewPods"},
 			},
 		},
@@ -393,7 +393,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, jobB, jobC, "web-5d4f8-nnnnn-qwer"}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 4, Nodes: 3, Active: 4},
-				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Requested: []string{"web-5d4f8-nnnnn"}, Started: []string{podA, podB, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Output: podOutput, Requested: []string{"web-5d4f8-nnnnn"}, Started: []string{podA, podB, podC}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -409,7 +409,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, "web-5d4f8-aaaaa-zz99", jobB, "web-5d4f8-bbbbb-zz99", jobC, "web-5d4f8-ccccc-zz99"}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3},
-				Ledger:  Ledger{JobID: "zz99", JobPer: v1beta1.JobPerPod, Requested: []string{podA, podB, podC}},
+				Ledger:  Ledger{JobID: "zz99", JobPer: v1beta1.JobPerPod, Output: podOutput, Requested: []string{podA, podB, podC}},
 				Reasons: []string{"Capturing", "EarlierJobsKept"},
 			},
 		},
@@ -424,7 +424,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3},
-				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Started: []string{podA, podB, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Output: podOutput, Started: []string{podA, podB, podC}},
 				Reasons: []string{"Capturing", "SpecChangedDuringCapture @spec.jobId"},
 			},
 		},
@@ -438,7 +438,7 @@ func TestPlan(t *testing.T) {
 			want: summary{
 				Jobs: []string{jobA, jobB, jobC}, Phase: PhaseCapturing,
 				Counts:  Counts{Targets: 3, Nodes: 2, Active: 3},
-				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Requested: []string{podA, podB, podC}},
+				Ledger:  Ledger{JobID: testJobID, JobPer: v1beta1.JobPerPod, Output: podOutput, Requested: []string{podA, podB, podC}},
 				Reasons: []string{"Capturing"},
 			},
 		},
@@ -845,3 +845,6 @@ func asInvalid(err error, target **InvalidError) bool {
 	}
 	return ok
 }
+
+// podOutput is the output record of a capture with the default Input.
+var podOutput = &OutputRecord{Type: v1beta1.OutputPod, Image: v1beta1.DefaultImage}

@@ -60,6 +60,18 @@ func parseResult(s string) (result, bool) {
 	return r, true
 }
 
+// LedgerResult reads one Pod's result as the ledger keeps it (Ledger.Nodes)
+// into the summary line it came from, with Index 1. ok is false for "" (not
+// read yet) and anything else that is not a result. The kubectl plugin
+// checks the files of a capture whose capture Pods are gone against it.
+func LedgerResult(line string) (t TargetSummary, ok bool) {
+	r, ok := parseResult(line)
+	if !ok {
+		return TargetSummary{}, false
+	}
+	return TargetSummary{Index: 1, Status: r.status, Packets: r.packets, Bytes: r.bytes, Dropped: r.dropped, Files: r.files, Seconds: r.secs, Why: r.why}, true
+}
+
 // targetSummary is one target Pod's result as a capture Pod reported it.
 type targetSummary struct {
 	result result

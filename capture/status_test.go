@@ -581,3 +581,132 @@ func TestPlanStatusNeverMovesBack(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanOutputRecord: status.ledger.output says where the files are and
+// which image the Jobs run, from the moment the capture starts, and stays
+// what the Jobs were made with: the plugin reads the files by it once the
+// Jobs are gone.
+func TestPlanOutputRecord(t *testing.T) {
+	hostPath := &v1beta1.Input{Output: &v1beta1.Output{Type: v1beta1.OutputHostPath, HostPath: "/var/tmp/pcap"}, Image: "registry.example/capture:v2"}
+	claim := &v1beta1.Input{Output: &v1beta1.Output{Type: v1beta1.OutputPersistentVolumeClaim, ClaimName: "pcap"}}
+	hostRecord := &OutputRecord{Type: v1beta1.OutputHostPath, HostPath: "/var/tmp/pcap", Image: "registry.example/capture:v2"}
+	cases := map[string]struct {
+		reason string
+		// first is the Input the capture starts with; then, the Input of
+		// the second reconcile, whose request carries the first one's Jobs
+		// (finished: none, as they were released and deleted) and status,
+		// changed by edit.
+		first, then *v1beta1.Input
+		finished    bool
+		edit        func(*Request)
+		want        *OutputRecord
+	}{
+		"HostPath": {
+			reason: "the Input's directory and image",
+			first:  hostPath, then: hostPath, want: hostRecord,
+		},
+		"PersistentVolumeClaim": {
+			reason: "the claim, and the default image",
+			first:  claim, then: claim,
+			want: &OutputRecord{Type: v1beta1.OutputPersistentVolumeClaim, ClaimName: "pcap", Image: v1beta1.DefaultImage},
+		},
+		"InputChangedAfterTheStart": {
+			reason: "the Jobs keep the output they were made with, and so does the record",
+			first:  hostPath, then: claim, want: hostRecord,
+		},
+		"InputChangedAfterTheJobsWereReleased": {
+			reason: "no Job is left to say where the files are: the record does",
+			first:  hostPath, then: claim, finished: true, want: hostRecord,
+		},
+		"LedgerFromBeforeTheRecord": {
+			reason: "a ledger without the record learns it from the Jobs, not from the changed Input",
+			first:  hostPath, then: claim, edit: func(r *Request) { r.Capture.Status.Ledger.Output = nil }, want: hostRecord,
+		},
+		"NewJobID": {
+			reason: "a new jobId is a new capture, with the Input of now",
+			first:  hostPath, then: claim, edit: func(r *Request) { r.Capture.Spec.JobID = "new1" },
+			want: &OutputRecord{Type: v1beta1.OutputPersistentVolumeClaim, ClaimName: "pcap", Image: v1beta1.DefaultImage},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := testRequest()
+			r.Input = tc.first
+			first := planned(t, r)
+			var conds []batchv1.JobConditionType
+			if tc.finished {
+				conds = []batchv1.JobConditionType{batchv1.JobComplete}
+			}
+			for _, j := range first.Jobs {
+				r.Jobs = append(r.Jobs, asObserved(j.Job, conds...))
+			}
+			r.Capture.Status = first.Status
+			if tc.finished {
+				// Released by this reconcile, then deleted by Crossplane.
+				r.Capture.Status = planned(t, r).Status
+				r.Jobs = nil
+			}
+			if tc.edit != nil {
+				tc.edit(&r)
+			}
+			r.Input = tc.then
+			got := planned(t, r).Status.Ledger.Output
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("%s: status.ledger.output (-want, +got):\n%s", tc.reason, diff)
+			}
+		})
+	}
+	t.Run("NotStarted", func(t *testing.T) {
+		r := testRequest()
+		r.Pods = nil
+		if got := planned(t, r).Status.Ledger.Output; got != nil {
+			t.Errorf("a capture that has not started records output %+v, want none", got)
+		}
+	})
+}
+
+// TestPlanHeadlineChangesWithPhaseOnly follows a capture whose three Jobs
+// finish one by one: status.message tells the progress at every step, the
+// headline (the fn adapter's Captured condition) changes only when the phase
+// does. Every change of an XR condition costs Crossplane two XR writes.
+func TestPlanHeadlineChangesWithPhaseOnly(t *testing.T) {
+	r := testRequest()
+	first := reconcile(t, r, nil)
+	var jobs []batchv1.Job
+	for _, j := range first.Jobs {
+		jobs = append(jobs, asObserved(j.Job))
+	}
+	steps := [][]batchv1.Job{
+		{withJobStatus(jobs[0], 1, 0), withJobStatus(jobs[1], 1, 0), withJobStatus(jobs[2], 1, 0)},
+		{withJobStatus(jobs[0], 1, 1), withJobStatus(jobs[1], 1, 0), withJobStatus(jobs[2], 1, 0)},
+		{withJobStatus(jobs[0], 1, 1), withJobStatus(jobs[1], 1, 1), withJobStatus(jobs[2], 1, 0)},
+		{withJobStatus(jobs[0], 1, 1), withJobStatus(jobs[1], 1, 1), withJobStatus(jobs[2], 1, 1)},
+	}
+	prev := first
+	headlines := map[Phase][]string{}
+	var messages []string
+	for _, jobs := range steps {
+		r.Jobs = jobs
+		o := reconcile(t, r, prev)
+		if !strings.HasPrefix(o.Status.Message, o.Headline) {
+			t.Errorf("status.message %q does not start with the headline %q", o.Status.Message, o.Headline)
+		}
+		if !slices.Contains(headlines[o.Status.Phase], o.Headline) {
+			headlines[o.Status.Phase] = append(headlines[o.Status.Phase], o.Headline)
+		}
+		if len(messages) == 0 || messages[len(messages)-1] != o.Status.Message {
+			messages = append(messages, o.Status.Message)
+		}
+		prev = o
+	}
+	want := map[Phase][]string{
+		PhaseCapturing: {"capturing 3 Pods on 2 nodes for 30s"},
+		PhaseCompleted: {"captured 3 Pods on 2 nodes for 30s"},
+	}
+	if diff := cmp.Diff(want, headlines); diff != "" {
+		t.Errorf("headlines by phase: -want, +got:\n%s", diff)
+	}
+	if len(messages) != len(steps) {
+		t.Errorf("status.message must tell every step's progress, got %d distinct messages: %q", len(messages), messages)
+	}
+}

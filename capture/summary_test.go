@@ -60,3 +60,23 @@ shop_web-2_ab12_20261124T101500Z.pcap
 		})
 	}
 }
+
+// TestLedgerResult: a result the planner wrote to the ledger reads back as
+// the summary line it came from; what is not a result does not read.
+func TestLedgerResult(t *testing.T) {
+	for _, r := range []result{
+		{status: CaptureOK, packets: 7, bytes: 1234, dropped: 1, files: 2, secs: 30},
+		{status: CaptureGone, packets: 3, bytes: 300, files: 1, secs: 12, why: "its process 4711 ended 12 s into the capture"},
+	} {
+		got, ok := LedgerResult(r.String())
+		want := TargetSummary{Index: 1, Status: r.status, Packets: r.packets, Bytes: r.bytes, Dropped: r.dropped, Files: r.files, Seconds: r.secs, Why: r.why}
+		if !ok || got != want {
+			t.Errorf("LedgerResult(%q) = %+v, %t; want %+v", r.String(), got, ok, want)
+		}
+	}
+	for _, line := range []string{"", "ok 1 2 3", "ok 1 2 x 4 5", "ok -1 2 3 4 5"} {
+		if got, ok := LedgerResult(line); ok {
+			t.Errorf("LedgerResult(%q) = %+v, want not a result", line, got)
+		}
+	}
+}

@@ -98,6 +98,12 @@ type Desired struct {
 	Status Status
 	// Ready is true when every target Pod's capture succeeded.
 	Ready bool
+	// Headline is Status.Message without its details: it changes only with
+	// the phase and the number of Pods and nodes, so a condition that
+	// carries it changes rarely. Every change of an XR condition costs
+	// Crossplane two writes of the XR, and a stale cached copy of the XR
+	// can replay the older one for a while (crossplane/crossplane#7062).
+	Headline string
 	// Events tell the user what is happening, most important first.
 	Events []Event
 }
@@ -242,6 +248,12 @@ type Ledger struct {
 	Failed      []string `json:"failed,omitempty"`
 	// Gone Jobs disappeared before their outcome was seen.
 	Gone []string `json:"gone,omitempty"`
+	// Output is where this capture's Jobs write their files, and their
+	// image, as the capture started. The kubectl plugin finds the files of
+	// a finished capture by it (and by Nodes) once its Jobs are released:
+	// a helper Pod running this image mounts the directory on each node,
+	// or the claim.
+	Output *OutputRecord `json:"output,omitempty"`
 	// Nodes maps each node to the Pods captured on it, so a capture keeps
 	// its node once its Job is removed, and each Pod to its result once its
 	// capture Pod's summary was read (the capture Pod goes away with its
@@ -251,4 +263,18 @@ type Ledger struct {
 	// One line, not an object, because a capture may have 5,000 Pods and
 	// the XR is one etcd object (see TestPlanLedgerSize).
 	Nodes map[string]map[string]string `json:"nodes,omitempty"`
+}
+
+// OutputRecord is where a capture's files are: the output its Jobs mount at
+// OutputMountPath, and the image they run.
+type OutputRecord struct {
+	Type v1beta1.OutputType `json:"type"`
+	// HostPath is the directory on each node (type HostPath).
+	HostPath string `json:"hostPath,omitempty"`
+	// ClaimName is the PersistentVolumeClaim in the capture's namespace
+	// (type PersistentVolumeClaim).
+	ClaimName string `json:"claimName,omitempty"`
+	// Image is the capture image. It has sh, ls and tar, and is on every
+	// node that ran a capture: the plugin's helper Pods run it.
+	Image string `json:"image,omitempty"`
 }

@@ -55,6 +55,12 @@ func TestRunFunctionCapturePodResults(t *testing.T) {
 	if pod["packets"] != float64(500) || pod["phase"] != "Succeeded" || pod["node"] != "node-a" {
 		t.Errorf("status.pods[0] = %v, want Succeeded on node-a with 500 packets", pod)
 	}
+	// The Job is released: where its files are stays on the XR, for the
+	// plugin.
+	wantOutput := map[string]any{"type": "Pod", "image": "docker.io/nicolaka/netshoot:v0.13"}
+	if diff := cmp.Diff(wantOutput, st["ledger"].(map[string]any)["output"]); diff != "" {
+		t.Errorf("status.ledger.output (-want, +got):\n%s", diff)
+	}
 	if st["phase"] != "Completed" || !strings.Contains(st["message"].(string), "500 packets") {
 		t.Errorf("phase %v, message %q; want Completed, saying 500 packets", st["phase"], st["message"])
 	}

@@ -155,7 +155,10 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 	if plan.Ready {
 		cond = response.ConditionTrue
 	}
-	cond(rsp, ConditionCaptured, string(plan.Status.Phase)).WithMessage(plan.Status.Message).TargetCompositeAndClaim()
+	// The condition carries the headline, status.message the progress: a
+	// condition that changes with every Pod's progress costs Crossplane two
+	// XR writes each time (Desired.Headline).
+	cond(rsp, ConditionCaptured, string(plan.Status.Phase)).WithMessage(plan.Headline).TargetCompositeAndClaim()
 	if err := checkResponseSize(rsp, len(plan.Jobs), f.maxResponseBytes); err != nil {
 		// Crossplane could not receive it: say why instead.
 		tooLarge := response.To(req, response.DefaultTTL)
@@ -163,7 +166,7 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		response.Fatal(tooLarge, err)
 		return tooLarge, nil
 	}
-	log.Debug("Planned capture", "jobs", len(plan.Jobs), "phase", plan.Status.Phase)
+	log.Debug("Planned capture", "jobs", len(plan.Jobs), "phase", plan.Status.Phase, "message", plan.Status.Message, "from", inputDigest{oxr.Resource.GetResourceVersion(), &targets})
 	return rsp, nil
 }
 

@@ -238,7 +238,7 @@ func TestRunFunctionComposes(t *testing.T) {
 	}
 	wantConditions := []*fnv1.Condition{{
 		Type: ConditionCaptured, Status: fnv1.Status_STATUS_CONDITION_FALSE, Reason: "Capturing",
-		Message: ptr("capturing 2 Pods on 2 nodes for 30s: 2 active, 0 succeeded, 0 failed"), Target: fnv1.Target_TARGET_COMPOSITE_AND_CLAIM.Enum(),
+		Message: ptr("capturing 2 Pods on 2 nodes for 30s"), Target: fnv1.Target_TARGET_COMPOSITE_AND_CLAIM.Enum(),
 	}}
 	if diff := cmp.Diff(wantConditions, got.GetConditions(), protocmp.Transform()); diff != "" {
 		t.Errorf("conditions: -want, +got:\n%s", diff)

@@ -106,12 +106,24 @@ func (c *Client) fetchShared(ctx context.Context, cp *Capture, k helperKey, idx 
 	if err != nil {
 		return err
 	}
+	sidecars, err := c.readSidecars(ctx, helper, names)
+	if err != nil {
+		return err
+	}
 	for _, i := range idx {
 		s := results[i].Source
-		picked := selectShared(names, targetPrefixes(cp.TargetNamespace, s.JobID, s.Targets))
-		if !hasCaptureFile(picked) {
+		prefixes := targetPrefixes(cp.TargetNamespace, s.JobID, s.Targets)
+		picked := dataFiles(names, prefixes)
+		if len(picked) == 0 {
 			results[i].Err = fmt.Errorf("%w: no file of it in %s%s (deleted by clean or by hand, or never written)", ErrGone, k.output, onNode(helper.Spec.NodeName))
 			continue
+		}
+		// Only its own summary and checksum files: a directory shared by
+		// every capture on the node may hold thousands.
+		for _, sc := range sidecars {
+			if sc.relatedTo(prefixes, s.Job) {
+				picked = append(picked, sc.name)
+			}
 		}
 		cmd := append([]string{"tar", "cf", "-", "-C", helperMountPath, "--"}, picked...)
 		results[i].Files, results[i].Err = c.copyOut(ctx, s, helper.Namespace, helper.Name, helperContainer, cmd, opts)
@@ -127,15 +139,6 @@ func onNode(n string) string {
 		return ""
 	}
 	return " on node " + n
-}
-
-func hasCaptureFile(names []string) bool {
-	for _, n := range names {
-		if !isSidecar(n) {
-			return true
-		}
-	}
-	return false
 }
 
 // copyOut runs a tar command in a container and unpacks its stream into
@@ -184,6 +187,10 @@ func (c *Client) Clean(ctx context.Context, cp *Capture, helperTimeout time.Dura
 	var keys []helperKey
 	for _, s := range cp.Sources {
 		if s.Output.Type == v1beta1.OutputPod {
+			if s.Pod == nil && s.Gone != "" {
+				lines = append(lines, fmt.Sprintf("%s: nothing to do: %s", s.Name, s.Gone))
+				continue
+			}
 			if s.Pod == nil || s.Pod.Status.Phase != corev1.PodRunning || s.Pod.DeletionTimestamp != nil {
 				lines = append(lines, fmt.Sprintf("%s: nothing to do (no running capture Pod)", s.Name))
 				continue
@@ -197,10 +204,11 @@ func (c *Client) Clean(ctx context.Context, cp *Capture, helperTimeout time.Dura
 			lines = append(lines, fmt.Sprintf("%s: retention window ended; the capture Pod exits and its files go with it", s.Name))
 			continue
 		}
-		if s.Gone != "" {
+		if s.Gone != "" && !s.wroteNothing {
 			lines = append(lines, fmt.Sprintf("%s: nothing to do: %s", s.Name, s.Gone))
 			continue
 		}
+		// A capture that wrote no file may still have left its summary.
 		k := keyOf(s)
 		if _, ok := groups[k]; !ok {
 			keys = append(keys, k)
@@ -232,25 +240,49 @@ func (c *Client) cleanShared(ctx context.Context, cp *Capture, k helperKey, grou
 	if err != nil {
 		return nil, err
 	}
+	sidecars, err := c.readSidecars(ctx, helper, names)
+	if err != nil {
+		return nil, err
+	}
+	where := k.output.String() + onNode(helper.Spec.NodeName)
+	var prefixes, jobs []string
 	for _, s := range group {
-		var picked []string
-		for _, n := range selectShared(names, targetPrefixes(cp.TargetNamespace, s.JobID, s.Targets)) {
-			// Summary and checksum files of other Jobs stay; a shared one
-			// is left for its own capture's clean.
-			if !isSidecar(n) || hasAnyPrefix(n, targetPrefixes(cp.TargetNamespace, s.JobID, s.Targets)) {
-				picked = append(picked, helperMountPath+"/"+n)
-			}
-		}
+		ps := targetPrefixes(cp.TargetNamespace, s.JobID, s.Targets)
+		prefixes, jobs = append(prefixes, ps...), append(jobs, s.Job)
+		picked := dataFiles(names, ps)
 		if len(picked) == 0 {
-			lines = append(lines, fmt.Sprintf("%s: no files left in %s%s", s.Name, k.output, onNode(helper.Spec.NodeName)))
+			lines = append(lines, fmt.Sprintf("%s: no files left in %s", s.Name, where))
 			continue
 		}
-		if err := c.Exec.Exec(ctx, helper.Namespace, helper.Name, helperContainer, append([]string{"rm", "-f", "--"}, picked...), io.Discard); err != nil {
+		if err := c.remove(ctx, helper, picked); err != nil {
 			return lines, fmt.Errorf("%s: delete its files: %w", s.Name, err)
 		}
-		lines = append(lines, fmt.Sprintf("%s: deleted %d files from %s%s", s.Name, len(picked), k.output, onNode(helper.Spec.NodeName)))
+		lines = append(lines, fmt.Sprintf("%s: deleted %d files from %s", s.Name, len(picked), where))
+	}
+	// The summary and checksum files go with the last of the files they
+	// name; one that names another capture's file stays.
+	var owned []string
+	for _, sc := range sidecars {
+		if sc.ownedBy(prefixes, jobs) {
+			owned = append(owned, sc.name)
+		}
+	}
+	if len(owned) > 0 {
+		if err := c.remove(ctx, helper, owned); err != nil {
+			return lines, fmt.Errorf("delete the capture's summary and checksum files: %w", err)
+		}
+		lines = append(lines, fmt.Sprintf("%s: deleted %d summary and checksum files from %s", cp.Name, len(owned), where))
 	}
 	return lines, nil
+}
+
+// remove deletes names from the helper's directory.
+func (c *Client) remove(ctx context.Context, helper *corev1.Pod, names []string) error {
+	cmd := []string{"rm", "-f", "--"}
+	for _, n := range names {
+		cmd = append(cmd, helperMountPath+"/"+n)
+	}
+	return c.Exec.Exec(ctx, helper.Namespace, helper.Name, helperContainer, cmd, io.Discard)
 }
 
 func hasAnyPrefix(s string, prefixes []string) bool {

@@ -264,11 +264,9 @@ func sharedCapture(t *testing.T, out v1beta1.Output) sharedSetup {
 			s.volumes[n] = "pvc/" + out.ClaimName
 		}
 		if s.files[s.volumes[n]] == nil {
-			s.files[s.volumes[n]] = map[string][]byte{
-				// Another capture's files: never fetched, never deleted.
-				"shop_web-1_zzzz_20261124T090000Z.pcap":  []byte("another jobId"),
-				"other_web-1_qwer_20261124T090000Z.pcap": []byte("another namespace"),
-			}
+			// Another capture's files: never fetched, never deleted.
+			s.files[s.volumes[n]] = otherCaptureFiles()
+			s.files[s.volumes[n]]["other_web-1_qwer_20261124T090000Z.pcap"] = []byte("another namespace")
 		}
 	}
 	for i := range jobs {
@@ -284,9 +282,15 @@ func sharedCapture(t *testing.T, out v1beta1.Output) sharedSetup {
 			pk = append(pk, int64(4+k))
 		}
 		p := podOf(j, "b", corev1.PodSucceeded, false, summaryOf(pk, per, vol))
+		var names []string
 		for _, f := range per {
-			s.ours[p.Name] = append(s.ours[p.Name], f...)
+			names = append(names, f...)
 		}
+		// Beside the files, as capture.sh writes them: named after the
+		// capture Pod.
+		vol[p.Name+".summary.txt"] = []byte(summaryOf(pk, per, vol))
+		vol["SHA256SUMS."+p.Name] = sha256sums(vol, names...)
+		s.ours[p.Name] = append(names, p.Name+".summary.txt", "SHA256SUMS."+p.Name)
 		s.objs = append(s.objs, &jobs[i], p)
 	}
 	return s
@@ -308,13 +312,13 @@ func TestFetchShared(t *testing.T) {
 		"HostPathBothNodes": {
 			reason: "One read-only helper Pod per node copies exactly this capture's files; both are deleted.",
 			output: hostPath, nodes: []string{"node-a", "node-b"}, helpersRun: true,
-			want:        outcome{Verified: map[string]string{"node-a": "yes (size)", "node-b": "yes (size)"}},
+			want:        outcome{Verified: map[string]string{"node-a": "yes (size+sha256)", "node-b": "yes (size+sha256)"}},
 			wantHelpers: map[string]string{"node-a": "hostPath /var/tmp/packet-capture ro", "node-b": "hostPath /var/tmp/packet-capture ro"},
 		},
 		"HostPathNodeGone": {
 			reason: "A node that is gone took its files; the other node's are fetched.",
 			output: hostPath, nodes: []string{"node-a"}, helpersRun: true,
-			want: outcome{Verified: map[string]string{"node-a": "yes (size)", "node-b": "gone"},
+			want: outcome{Verified: map[string]string{"node-a": "yes (size+sha256)", "node-b": "gone"},
 				Problems: map[string][]string{"node-b": {"node node-b is gone (no Node object)"}}},
 			wantHelpers: map[string]string{"node-a": "hostPath /var/tmp/packet-capture ro"},
 		},
@@ -328,7 +332,7 @@ func TestFetchShared(t *testing.T) {
 					}
 				}
 			},
-			want: outcome{Verified: map[string]string{"node-a": "yes (size)", "node-b": "gone"},
+			want: outcome{Verified: map[string]string{"node-a": "yes (size+sha256)", "node-b": "gone"},
 				Problems: map[string][]string{"node-b": {"no file of it in HostPath /var/tmp/packet-capture on node node-b"}}},
 			wantHelpers: map[string]string{"node-a": "hostPath /var/tmp/packet-capture ro", "node-b": "hostPath /var/tmp/packet-capture ro"},
 		},
@@ -342,7 +346,7 @@ func TestFetchShared(t *testing.T) {
 		"Claim": {
 			reason: "One helper Pod mounts the claim read-only, on a capture Pod's node, for every source.",
 			output: claim, nodes: []string{"node-a", "node-b"}, helpersRun: true,
-			want:        outcome{Verified: map[string]string{"node-a": "yes (size)", "node-b": "yes (size)"}},
+			want:        outcome{Verified: map[string]string{"node-a": "yes (size+sha256)", "node-b": "yes (size+sha256)"}},
 			wantHelpers: map[string]string{"node-a": "claim pcaps ro"},
 		},
 	}
@@ -513,7 +517,9 @@ func TestClean(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range []string{"node-a", "node-b"} {
-		want := []string{"other_web-1_qwer_20261124T090000Z.pcap", "shop_web-1_zzzz_20261124T090000Z.pcap"}
+		// The other captures' files; none of this one's, its summary and
+		// checksum files neither.
+		want := []string{"SHA256SUMS.web-1-zzzz-abcde", "other_web-1_qwer_20261124T090000Z.pcap", "shop_web-1_zzzz_20261124T090000Z.pcap", "web-1-zzzz-abcde.summary.txt", "web-9-zzzz-abcde.summary.txt"}
 		if d := cmp.Diff(want, c.names("host/"+n+"/var/tmp/packet-capture")); d != "" {
 			t.Errorf("%s: files after clean (-want +got):\n%s\n%v", n, d, lines)
 		}

@@ -3,6 +3,7 @@ package retrieve
 import (
 	"archive/tar"
 	"bufio"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -66,20 +67,16 @@ func isSidecar(name string) bool {
 	return strings.HasSuffix(base, summaryFile) || strings.HasPrefix(base, sumsFile)
 }
 
-// selectShared picks, from the names in a directory shared by many Jobs,
-// those of one source: its targets' files and every summary or checksum
-// file (the ones of other Jobs are told apart after the copy, by content).
-func selectShared(names, prefixes []string) []string {
+// dataFiles picks, from the names in a directory shared by many Jobs, the
+// files of the target Pods whose names begin with prefixes: PCAPs and
+// network snapshots, not the summary and checksum files (see sidecar.go).
+func dataFiles(names, prefixes []string) []string {
 	var out []string
 	for _, n := range names {
-		if strings.HasPrefix(n, ".") || strings.Contains(n, "/") {
+		if strings.HasPrefix(n, ".") || strings.Contains(n, "/") || isSidecar(n) {
 			continue
 		}
-		keep := isSidecar(n)
-		for _, p := range prefixes {
-			keep = keep || strings.HasPrefix(n, p)
-		}
-		if keep {
+		if hasAnyPrefix(n, prefixes) {
 			out = append(out, n)
 		}
 	}
@@ -199,8 +196,12 @@ func verify(s *Source, targetNS string, files []File, dir string) Verification {
 		byName[f.Name] = f
 	}
 
-	// The summary: the termination message, or a summary file of this source.
+	// The summary: the termination message, or a summary file of this
+	// source. A source known from the status has its own line of the
+	// summary, from the ledger: a summary file (of the newest attempt)
+	// gives the start its files are named with, and lists them.
 	sum := s.Summary
+	var fileSum *capture.Summary
 	var unrelated []string
 	for _, f := range files {
 		if !strings.HasSuffix(path.Base(f.Name), summaryFile) {
@@ -218,6 +219,12 @@ func verify(s *Source, targetNS string, files []File, dir string) Verification {
 				v.Problems = append(v.Problems, fmt.Sprintf("%s is not a capture summary: %v", f.Name, err))
 			}
 			unrelated = append(unrelated, f.Name)
+			continue
+		}
+		if s.FromStatus {
+			if fileSum == nil || parsed.Start > fileSum.Start {
+				fileSum = &parsed
+			}
 			continue
 		}
 		if sum == nil {
@@ -268,6 +275,23 @@ func verify(s *Source, targetNS string, files []File, dir string) Verification {
 			v.Bytes += f.Size
 		}
 	}
+	if s.FromStatus {
+		start := ""
+		if fileSum != nil {
+			start = fileSum.Start
+			for _, n := range fileSum.FileNames {
+				if _, ok := byName[n]; ours(n) && !ok {
+					v.Problems = append(v.Problems, fmt.Sprintf("%s, named by the capture's summary, was not found", n))
+				}
+			}
+		}
+		if sum != nil {
+			own := *sum
+			own.Start = cmp.Or(start, newestStart(files, prefixes[0]))
+			own.FileNames = nil
+			sum = &own
+		}
+	}
 	if sum == nil {
 		if hashed > 0 {
 			v.Checked = "sha256"
@@ -307,7 +331,8 @@ func verify(s *Source, targetNS string, files []File, dir string) Verification {
 				s.Targets[i], n, bytes, t.Files, t.Bytes, s.SummaryFrom))
 		}
 	}
-	if allN != sum.Files || allBytes != sum.Bytes {
+	// A source from the status has one target, checked just above.
+	if !s.FromStatus && (allN != sum.Files || allBytes != sum.Bytes) {
 		v.Problems = append(v.Problems, fmt.Sprintf("%d files of %d bytes arrived, the capture reported %d files of %d bytes (%s)",
 			allN, allBytes, sum.Files, sum.Bytes, s.SummaryFrom))
 	}
@@ -317,6 +342,23 @@ func verify(s *Source, targetNS string, files []File, dir string) Verification {
 		}
 	}
 	return v
+}
+
+// newestStart is the newest start among the files of the target Pod whose
+// names begin with prefix (<prefix><start>.pcap...): the last attempt of its
+// capture Job, whose summary the function read.
+func newestStart(files []File, prefix string) string {
+	newest := ""
+	for _, f := range files {
+		rest, ok := strings.CutPrefix(path.Base(f.Name), prefix)
+		if !ok || isSidecar(f.Name) {
+			continue
+		}
+		if start, _, _ := strings.Cut(rest, "."); start > newest {
+			newest = start
+		}
+	}
+	return newest
 }
 
 func anyOurs(names []string, ours func(string) bool) bool {
@@ -330,16 +372,21 @@ func anyOurs(names []string, ours func(string) bool) bool {
 
 type sumEntry struct{ sum, name string }
 
-// readSums reads a file in sha256sum's format: "<hex>  <name>" (text mode)
-// or "<hex> *<name>" (binary mode), one a line.
+// readSums reads a file in sha256sum's format.
 func readSums(file string) ([]sumEntry, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	return parseSums(f)
+}
+
+// parseSums reads sha256sum's format: "<hex>  <name>" (text mode) or
+// "<hex> *<name>" (binary mode), one a line.
+func parseSums(r io.Reader) ([]sumEntry, error) {
 	var out []sumEntry
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
 		if line == "" {

@@ -1,13 +1,15 @@
 // Package retrieve is the logic of the kubectl packetcapture plugin: it finds
-// a PacketCapture's capture Jobs and Pods, copies their files out (from a
-// running capture Pod, or through a short-lived helper Pod on the node or on
-// the claim), checks every file against the capture's summary and SHA256SUMS,
+// a PacketCapture's capture Jobs and Pods (or, once they are gone, its
+// captured Pods in its status), copies their files out (from a running
+// capture Pod, or through a short-lived helper Pod on the node or on the
+// claim), checks every file against the capture's summary and SHA256SUMS,
 // and merges the files of a capture into one pcapng.
 package retrieve
 
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -55,7 +57,9 @@ type Source struct {
 	// Name is the capture Pod's name, or the Job's when its Pods are gone;
 	// the files land in DIR/<Name>/.
 	Name string
-	Job  string
+	// Job is the capture Job's name (FromStatus: the name the status
+	// implies), which begins its capture Pods' names.
+	Job string
 	// Pod is the newest capture Pod of the Job, nil when none is left.
 	Pod    *corev1.Pod
 	Node   string
@@ -71,6 +75,14 @@ type Source struct {
 	SummaryFrom string
 	// Gone says why the files cannot be fetched; empty when they can.
 	Gone string
+	// FromStatus: the source is one captured Pod (Targets[0]) whose Job
+	// and capture Pods are gone, known from the PacketCapture's status
+	// (status.ledger): its files land in DIR/<captured Pod>/, Job is the
+	// name the status implies, and Summary holds only its own line.
+	FromStatus bool
+	// wroteNothing: its result (FromStatus) says the capture wrote no
+	// file; there may still be its summary to clean.
+	wroteNothing bool
 }
 
 // Output is where a capture Job writes its files.
@@ -103,7 +115,13 @@ func (c *Client) Find(ctx context.Context, ns, name string) (*Capture, error) {
 		cp.Label = capture.LabelValue(xr)
 	}
 	cp.Phase, _, _ = unstructured.NestedString(pc.Object, "status", "phase")
-	cp.TargetNamespace, _, _ = unstructured.NestedString(pc.Object, "spec", "targetNamespace")
+	// The core's decoder reads the spec and status.ledger as the function
+	// does: one reader of what the function writes.
+	decoded, err := capture.DecodePacketCapture(pc.Object)
+	if err != nil {
+		return nil, fmt.Errorf("read PacketCapture %s/%s: %w", ns, name, err)
+	}
+	cp.TargetNamespace = decoded.Spec.TargetNamespace
 
 	selector := capture.LabelCapture + "=" + cp.Label
 	jobs, err := c.Kube.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
@@ -116,12 +134,29 @@ func (c *Client) Find(ctx context.Context, ns, name string) (*Capture, error) {
 		return nil, forbidden(err, "list", "pods", ns)
 	}
 	cp.Sources = sources(jobs.Items, pods.Items)
+	// A finished capture's Jobs are released, and their Pods deleted with
+	// them: its Pods that no Job or capture Pod covers any more are found
+	// through the status.
+	covered := map[string]bool{}
+	for _, s := range cp.Sources {
+		if s.JobID == decoded.Status.Ledger.JobID {
+			for _, t := range s.Targets {
+				covered[t] = true
+			}
+		}
+	}
+	cp.Sources = append(cp.Sources, statusSources(decoded.Status.Ledger, covered)...)
+	sort.SliceStable(cp.Sources, func(i, j int) bool { return cp.Sources[i].Name < cp.Sources[j].Name })
 	if len(cp.Sources) > 0 && cp.TargetNamespace == "" {
 		return nil, fmt.Errorf("PacketCapture %s/%s has no spec.targetNamespace, which names its files", ns, name)
 	}
 	for _, s := range cp.Sources {
 		if s.Gone == "" && s.Output.Type == v1beta1.OutputHostPath {
 			s.Gone = c.nodeGone(ctx, s.Node)
+		}
+		if s.Gone == "" && s.FromStatus && s.Summary != nil && s.Summary.Files == 0 {
+			t := s.Summary.Targets[0]
+			s.Gone, s.wroteNothing = "nothing to fetch: its capture wrote no file ("+t.Status+cond(t.Why != "", ": "+t.Why)+")", true
 		}
 	}
 	return cp, nil
@@ -228,6 +263,69 @@ func sources(jobs []batchv1.Job, pods []corev1.Pod) []*Source {
 	return out
 }
 
+// statusSources are the captured Pods of a capture's ledger that no Job or
+// capture Pod covers any more (covered): one source per Pod, on the node the
+// ledger keeps for it, with the output and image it recorded, and its result
+// when the function read it. The ledger holds every Pod, however many
+// status.pods leaves out.
+func statusSources(l capture.Ledger, covered map[string]bool) []*Source {
+	requested := map[string]bool{}
+	for _, p := range l.Requested {
+		requested[p] = true
+	}
+	var out []*Source
+	for _, node := range slices.Sorted(maps.Keys(l.Nodes)) {
+		pods := l.Nodes[node]
+		names := slices.Sorted(maps.Keys(pods))
+		for _, pod := range names {
+			if covered[pod] {
+				continue
+			}
+			s := &Source{Name: pod, Node: node, JobID: l.JobID, Targets: []string{pod}, FromStatus: true}
+			// The Job's name names its capture Pods' summary and checksum
+			// files. A node's Job is named after the Pods it captured: all
+			// of the node's, unless some came later (spec.followNewPods).
+			s.Job = capture.JobName(pod, l.JobID)
+			if l.JobPer == v1beta1.JobPerNode {
+				s.Job = capture.NodeJobName(node, names, l.JobID)
+			}
+			if t, ok := capture.LedgerResult(pods[pod]); ok {
+				s.Summary = &capture.Summary{Status: t.Status, Targets: []capture.TargetSummary{t},
+					Files: t.Files, Bytes: t.Bytes, Packets: t.Packets, Dropped: t.Dropped}
+				s.SummaryFrom = "the PacketCapture's status.ledger"
+			}
+			if o := l.Output; o != nil {
+				s.Output, s.Image = Output{Type: o.Type, HostPath: o.HostPath, ClaimName: o.ClaimName}, o.Image
+			}
+			s.Gone = statusSourceGone(l.Output, requested[pod])
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// statusSourceGone says why the files of a captured Pod known only from the
+// status cannot be fetched, or "" when they may be (Find then asks whether
+// its node is there, and whether its capture wrote anything).
+func statusSourceGone(o *capture.OutputRecord, requested bool) string {
+	switch {
+	case requested:
+		return "its capture Job was requested but does not exist (not created yet, or never): nothing was captured"
+	case o == nil:
+		return "its capture Job is gone and the PacketCapture's status.ledger.output, which says where the files are, is not there (written by an older function): fetch it while its Jobs exist, or copy the files by hand (status.retrieve)"
+	case o.Type == v1beta1.OutputPod:
+		return "Pod output: the capture Pod was deleted after its retention, and its files with it (its Job finished and was released); the HostPath and PersistentVolumeClaim outputs keep files after the capture"
+	}
+	return ""
+}
+
+func cond(ok bool, s string) string {
+	if ok {
+		return s
+	}
+	return ""
+}
+
 // podOutputGone says why a capture Pod's own files cannot be copied out of
 // it, or "" when they can: it runs and has closed its files.
 func podOutputGone(p *corev1.Pod) string {
@@ -270,36 +368,20 @@ func jobID(job string) string {
 // outputOf reads a capture pod spec: where its capture container writes, its
 // image, and the Pods it captures (the <name>/<uid> arguments).
 func outputOf(spec *corev1.PodSpec) (Output, string, []string) {
-	var o Output
-	var image string
+	r, ok := capture.OutputOf(spec)
+	if !ok {
+		return Output{}, "", nil
+	}
 	var targets []string
 	for _, c := range spec.Containers {
-		if c.Name != capture.ContainerName {
-			continue
-		}
-		image = c.Image
-		for _, a := range c.Args {
-			name, _, _ := strings.Cut(a, "/")
-			targets = append(targets, name)
-		}
-		o.Type = v1beta1.OutputPod
-		for _, m := range c.VolumeMounts {
-			if m.MountPath != capture.OutputMountPath {
-				continue
-			}
-			i := slices.IndexFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Name == m.Name })
-			if i < 0 {
-				continue
-			}
-			switch v := spec.Volumes[i]; {
-			case v.HostPath != nil:
-				o = Output{Type: v1beta1.OutputHostPath, HostPath: v.HostPath.Path}
-			case v.PersistentVolumeClaim != nil:
-				o = Output{Type: v1beta1.OutputPersistentVolumeClaim, ClaimName: v.PersistentVolumeClaim.ClaimName}
+		if c.Name == capture.ContainerName {
+			for _, a := range c.Args {
+				name, _, _ := strings.Cut(a, "/")
+				targets = append(targets, name)
 			}
 		}
 	}
-	return o, image, targets
+	return Output{Type: r.Type, HostPath: r.HostPath, ClaimName: r.ClaimName}, r.Image, targets
 }
 
 // terminationSummary is the capture summary in the capture container's

@@ -49,6 +49,25 @@ const (
 // function writes, not a copy of it.
 func plannedJobs(t *testing.T, output v1beta1.Output, jobPer v1beta1.JobPer, podNodes map[string]string) []batchv1.Job {
 	t.Helper()
+	out, err := capture.Plan(captureRequest(output, jobPer, podNodes))
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	var jobs []batchv1.Job
+	for _, pj := range out.Jobs {
+		j := *pj.Job
+		j.UID = types.UID("uid-" + j.Name)
+		jobs = append(jobs, j)
+	}
+	if len(jobs) == 0 {
+		t.Fatal("the planner made no Jobs")
+	}
+	return jobs
+}
+
+// captureRequest is the planner's request for a capture of Deployment
+// shop/web whose target Pods are podNodes (name -> node).
+func captureRequest(output v1beta1.Output, jobPer v1beta1.JobPer, podNodes map[string]string) capture.Request {
 	deploy := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: testTarget, UID: "uid-deploy"},
 		Spec:       appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
@@ -68,27 +87,14 @@ func plannedJobs(t *testing.T, output v1beta1.Output, jobPer v1beta1.JobPer, pod
 		})
 	}
 	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
-	out, err := capture.Plan(capture.Request{
+	return capture.Request{
 		Capture: capture.PacketCapture{Name: testPC, Namespace: testNS, UID: "uid-pc",
 			Spec: capture.Spec{JobID: testJobID, TargetNamespace: testTarget, TargetDeployment: "web", Duration: "30"}},
 		Input:       &v1beta1.Input{Output: &output, JobPer: jobPer},
 		Deployment:  deploy,
 		ReplicaSets: []appsv1.ReplicaSet{rs},
 		Pods:        pods,
-	})
-	if err != nil {
-		t.Fatalf("plan: %v", err)
 	}
-	var jobs []batchv1.Job
-	for _, pj := range out.Jobs {
-		j := *pj.Job
-		j.UID = types.UID("uid-" + j.Name)
-		jobs = append(jobs, j)
-	}
-	if len(jobs) == 0 {
-		t.Fatal("the planner made no Jobs")
-	}
-	return jobs
 }
 
 // podOf is the capture Pod the Job controller would make of job, in phase

@@ -172,8 +172,9 @@ func (c *Client) listDir(ctx context.Context, helper *corev1.Pod) ([]string, err
 }
 
 // helperNode picks the node a helper for k runs on: the HostPath's node, or
-// for a claim the node of a capture Pod that still exists (a ReadWriteOnce
-// claim attaches only there), else none (the scheduler chooses).
+// for a claim a node the capture ran on that still exists (a ReadWriteOnce
+// claim attaches only there while a capture Pod uses it), else none (the
+// scheduler chooses).
 func helperNode(k helperKey, group []*Source, nodeExists func(string) bool) string {
 	if k.output.Type == v1beta1.OutputHostPath {
 		return k.node

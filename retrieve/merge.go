@@ -43,8 +43,13 @@ func MergeInputs(cp *Capture, results []*Result, dir string) []PodFiles {
 			continue
 		}
 		s := r.Source
+		by := s.Name
+		if s.FromStatus {
+			// Its capture Pods are gone; the status names its Job.
+			by = "Job " + s.Job
+		}
 		for i, prefix := range targetPrefixes(cp.TargetNamespace, s.JobID, s.Targets) {
-			pf := PodFiles{Namespace: cp.TargetNamespace, Pod: s.Targets[i], Node: s.Node, Source: s.Name}
+			pf := PodFiles{Namespace: cp.TargetNamespace, Pod: s.Targets[i], Node: s.Node, Source: by}
 			for _, f := range r.Files {
 				if strings.HasPrefix(filepath.Base(f.Name), prefix) && !isSidecar(f.Name) && isPcapName(f.Name) {
 					pf.Paths = append(pf.Paths, filepath.Join(dir, s.Name, filepath.FromSlash(f.Name)))

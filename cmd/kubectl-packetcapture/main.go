@@ -87,6 +87,10 @@ func fetchCmd(kubeFlags *genericclioptions.ConfigFlags, out, errOut io.Writer) *
 Pods (Pod output), or through a short-lived helper Pod on each node (HostPath)
 or on the claim (PersistentVolumeClaim), deleted afterwards. Every file's size,
 and SHA-256 where the capture recorded it, is checked; a mismatch fails.
+Once a finished capture's Jobs are released (and their Pods deleted), the
+PacketCapture's status says where each captured Pod's files are: they land in
+DIR/<captured Pod>/, checked against the result the status keeps. A Pod
+output's files went with its capture Pods: each such Pod is named, with why.
 --merge also writes DIR/NAME.pcapng: one interface per captured Pod, packets in
 time order across Pods.`,
 		Args: cobra.ExactArgs(1),
@@ -101,7 +105,7 @@ time order across Pods.`,
 				return err
 			}
 			if len(cp.Sources) == 0 {
-				return fmt.Errorf("PacketCapture %s/%s (phase %q) has no capture Jobs or Pods (yet, or any more)", ns, args[0], cp.Phase)
+				return fmt.Errorf("PacketCapture %s/%s (phase %q) has no capture Jobs or Pods, and its status.ledger names no captured Pod (yet)", ns, args[0], cp.Phase)
 			}
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return err
@@ -133,7 +137,7 @@ time order across Pods.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&dir, "output-dir", "o", "pcap", "directory the files go to, as DIR/<capture Pod>/<file>")
+	cmd.Flags().StringVarP(&dir, "output-dir", "o", "pcap", "directory the files go to, as DIR/<capture Pod>/<file> (DIR/<captured Pod>/<file> once the Jobs are released)")
 	cmd.Flags().BoolVar(&merge, "merge", false, "also write DIR/NAME.pcapng with every Pod's packets in time order, one interface per Pod")
 	cmd.Flags().DurationVar(&helperTimeout, "helper-timeout", 2*time.Minute, "how long to wait for a helper Pod to start")
 	return cmd

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -151,18 +152,23 @@ type nodes struct {
 	// scheduler is the kube-scheduler, which only real nodes need.
 	scheduler *process
 	images    map[string]string // image name -> tarball
+	// lock is this run's hold on hostLock, from setUp to stopNodes.
+	lock *os.File
+	// recorded: hostRecord holds the host as these nodes found it, so
+	// stopNodes may return it to that.
+	recorded bool
 }
 
 // hostCleanup returns the host to how the test found it: what the kubelets
 // and containerds could not clean themselves. It is safe to call twice.
 func (ns *nodes) hostCleanup() []error {
 	var errs []error
-	// Shims outlive containerd: stop those of our sockets, by PID.
-	for _, n := range ns.list {
-		for _, pid := range processesWithArgs("-address", n.sock) {
-			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-				errs = append(errs, fmt.Errorf("kill shim %d: %w", pid, err))
-			}
+	// Shims outlive containerd: stop every process with an argument in our
+	// directory (the shims' "-address SOCK"; after a run cut short, also its
+	// containerds and kubelets), by PID.
+	for _, pid := range processesWithArgUnder(ns.dir) {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			errs = append(errs, fmt.Errorf("kill %d: %w", pid, err))
 		}
 	}
 	// Container processes left in our kubepods cgroups (none once the
@@ -284,23 +290,29 @@ func cgroupProcs(root string) []int {
 	return pids
 }
 
-// processesWithArgs finds processes whose command line holds flag
-// followed by value, e.g. a shim's "-address SOCK".
-func processesWithArgs(flag, value string) []int {
+// processesWithArgUnder finds processes with an argument naming a path
+// under dir (or, as "--flag=path", a flag set to one), e.g. a shim's
+// "-address SOCK".
+func processesWithArgUnder(dir string) []int {
+	if dir == "" {
+		return nil
+	}
 	var out []int
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
+		if err != nil || pid == os.Getpid() {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
 		if err != nil {
 			continue
 		}
-		args := strings.Split(string(b), "\x00")
-		for i := 0; i+1 < len(args); i++ {
-			if args[i] == flag && args[i+1] == value {
+		for _, a := range strings.Split(string(b), "\x00") {
+			if _, v, ok := strings.Cut(a, "="); ok && strings.HasPrefix(a, "-") {
+				a = v
+			}
+			if a == dir || strings.HasPrefix(a, dir+"/") {
 				out = append(out, pid)
 				break
 			}
@@ -333,19 +345,128 @@ func mountsUnder(prefixes ...string) []string {
 	return out
 }
 
-// setUp makes the bridge and the node directories and records the host.
+// A run cut short (SIGKILL, go test's own timeout) runs no teardown: its
+// mounts, cgroups, bridge and the sysctls the kubelets rewrote stay. So
+// while real nodes run, hostRecord holds the host as it was before them and
+// the next run undoes what a cut-short one left, from that record. hostLock
+// keeps two runs on one machine apart: their nodes would share the bridge,
+// the cgroup names and the sysctls. Both live in /run, which a reboot
+// empties along with everything they describe.
+const (
+	hostLock   = "/run/fpc-e2e-nodes.lock"
+	hostRecord = "/run/fpc-e2e-nodes.json"
+)
+
+// hostRecordFile is hostState as hostRecord stores it, with the run's
+// node directory.
+type hostRecordFile struct {
+	Dir     string            `json:"dir"`
+	Sysctls map[string]string `json:"sysctls"`
+	Paths   map[string]bool   `json:"paths"`
+	Netns   []string          `json:"netns"`
+	Links   []string          `json:"links"`
+	Cgroups []string          `json:"cgroups"`
+}
+
+// lockHost waits until no other run on this machine has real nodes.
+func (ns *nodes) lockHost() error {
+	f, err := os.OpenFile(hostLock, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(30 * time.Minute)
+	for waiting := false; ; {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			ns.lock = f
+			return nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+			f.Close()
+			return fmt.Errorf("lock %s (held by another run's real nodes): %w", hostLock, err)
+		}
+		if !waiting {
+			fmt.Printf("e2e: another run's real nodes hold %s: waiting for them to end (at most 30 min)\n", hostLock)
+			waiting = true
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// unlockHost ends this run's hold on the host.
+func (ns *nodes) unlockHost() {
+	if ns.lock != nil {
+		ns.lock.Close()
+		ns.lock = nil
+	}
+}
+
+// undoCutShortRun returns the host to how a run cut short found it, from
+// its record; it says what it undid. Call it holding the lock.
+func undoCutShortRun() (string, error) {
+	b, err := os.ReadFile(hostRecord)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var r hostRecordFile
+	if err := json.Unmarshal(b, &r); err != nil || r.Dir == "" {
+		return "", fmt.Errorf("%s is not a record of this test's nodes (%v): check the host by hand, then delete it", hostRecord, err)
+	}
+	stale := &nodes{dir: r.Dir, before: hostState{sysctls: r.Sysctls, paths: r.Paths, netns: r.Netns, links: r.Links, cgroups: r.Cgroups}}
+	if errs := stale.hostCleanup(); len(errs) > 0 {
+		return r.Dir, fmt.Errorf("undo the run cut short in %s: %w", r.Dir, errors.Join(errs...))
+	}
+	// The run's control plane files beside its nodes (its processes died
+	// with it: Pdeathsig).
+	if run := filepath.Dir(r.Dir); strings.HasPrefix(filepath.Base(run), "fpc-e2e-") {
+		_ = os.RemoveAll(run)
+	}
+	return r.Dir, os.Remove(hostRecord)
+}
+
+// writeHostRecord records the host as the nodes found it.
+func (ns *nodes) writeHostRecord() error {
+	b, err := json.Marshal(hostRecordFile{Dir: ns.dir, Sysctls: ns.before.sysctls, Paths: ns.before.paths,
+		Netns: ns.before.netns, Links: ns.before.links, Cgroups: ns.before.cgroups})
+	if err != nil {
+		return err
+	}
+	tmp := hostRecord + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, hostRecord)
+}
+
+// setUp makes the bridge and the node directories and records the host,
+// first undoing what a run cut short left on it.
 func (ns *nodes) setUp(count int) error {
+	if err := ns.lockHost(); err != nil {
+		return err
+	}
+	if dir, err := undoCutShortRun(); err != nil {
+		return err
+	} else if dir != "" {
+		fmt.Printf("e2e: a run cut short left its nodes (%s) on the host: undone from %s\n", dir, hostRecord)
+	}
 	var err error
 	if ns.before, err = observeHost(); err != nil {
 		return err
 	}
 	if slices.Contains(ns.before.links, bridgeName) {
-		return fmt.Errorf("the bridge %s exists already: a run of this test was cut short; delete it (ip link delete %s) after checking nothing uses it", bridgeName, bridgeName)
+		return fmt.Errorf("the bridge %s exists already, and no run of this test recorded it: delete it (ip link delete %s) after checking nothing uses it", bridgeName, bridgeName)
 	}
 	for _, c := range ns.before.cgroups {
-		return fmt.Errorf("cgroup %s exists already: a kubelet runs on this machine, or a run of this test was cut short", c)
+		return fmt.Errorf("cgroup %s exists already, and no run of this test recorded it: a kubelet runs on this machine (stop it), or it is left from a run older than %s (remove it with rmdir, leaves first)", c, hostRecord)
 	}
 	ns.dir = filepath.Join(ns.cp.dir, "nodes")
+	if err := ns.writeHostRecord(); err != nil {
+		return fmt.Errorf("record the host in %s: %w", hostRecord, err)
+	}
+	ns.recorded = true
 	for _, args := range [][]string{
 		{"link", "add", bridgeName, "type", "bridge"},
 		{"link", "set", bridgeName, "up"},
@@ -654,7 +775,20 @@ func (ns *nodes) stopNodes(k *kube) error {
 			n.containerd.stop(20 * time.Second)
 		}
 	}
-	errs = append(errs, ns.hostCleanup()...)
+	defer ns.unlockHost()
+	if !ns.recorded {
+		// setUp stopped before the nodes touched the host: what is there
+		// belongs to someone else.
+		return errors.Join(errs...)
+	}
+	cleanupErrs := ns.hostCleanup()
+	if len(cleanupErrs) == 0 {
+		// Undone: the next run has nothing to undo.
+		if err := os.Remove(hostRecord); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, cleanupErrs...)
 	after, err := observeHost()
 	if err != nil {
 		errs = append(errs, err)

@@ -340,6 +340,115 @@ subjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]
 	logf("clean: ^C ended it in %.1fs", time.Since(interrupted).Seconds())
 	expectNoHelpers("after ^C")
 
+	// The capture finishes and the function releases its Jobs: Crossplane
+	// deletes them and their Pods. What is left is the status the
+	// function wrote, whose ledger names every captured Pod, its node and
+	// result, and where the files are: the plugin plans its helper Pods
+	// from it. The recorded image differs from the Jobs' to show where it
+	// comes from.
+	const releasedImage = "registry.example/capture:released"
+	step("the Jobs are released: status.ledger keeps the Pods, nodes, results and output; Jobs and capture Pods deleted", func() error {
+		if err := k.patchStatus("packetcaptures", pluginNS, pluginCapture, map[string]any{"status": map[string]any{
+			"ledger": map[string]any{"jobId": "qwer", "jobPer": "Node", "succeeded": []string{"web-1", "web-2", "web-3"},
+				"output": map[string]any{"type": "HostPath", "hostPath": "/var/tmp/packet-capture", "image": releasedImage},
+				"nodes": map[string]any{
+					"node-a": map[string]string{"web-1": "ok 4 512 0 1 30", "web-2": "ok 5 640 0 1 30"},
+					"node-b": map[string]string{"web-3": "ok 6 768 0 1 30"},
+				}}}}); err != nil {
+			return err
+		}
+		sel := captureLabel + "=" + pluginCapture
+		if _, err := k.run("", "-n", pluginNS, "delete", "jobs", "-l", sel, "--cascade=orphan"); err != nil {
+			return err
+		}
+		// No kubelet confirms a deletion: force it, as a kubelet's would.
+		if _, err := k.run("", "-n", pluginNS, "delete", "pods", "-l", sel+",!"+helperLabel, "--grace-period=0", "--force"); err != nil {
+			return err
+		}
+		return poll(60*time.Second, 250*time.Millisecond, func() (bool, string, error) {
+			jobs, err := k.list("jobs", pluginNS, sel)
+			if err != nil {
+				return false, "", err
+			}
+			pods, err := k.list("pods", pluginNS, sel)
+			return err == nil && len(jobs) == 0 && len(pods) == 0, fmt.Sprintf("%d Jobs, %d Pods %v", len(jobs), len(pods), err), nil
+		})
+	})
+	helper = nil
+	_, wait, err = plugin.start("fetch", pluginCapture, "-n", pluginNS, "-o", filepath.Join(dir, "released"), "--helper-timeout=8s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := poll(60*time.Second, 100*time.Millisecond, func() (bool, string, error) {
+		var pods corev1.PodList
+		if err := k.listInto(&pods, "pods", pluginNS, helperLabel); err != nil {
+			return false, "", err
+		}
+		if len(pods.Items) > 0 {
+			helper = &pods.Items[0]
+		}
+		return helper != nil, fmt.Sprintf("%d helper Pods", len(pods.Items)), nil
+	}); err != nil {
+		t.Errorf("released: helper Pod: %v", err)
+	}
+	stdout, stderr, err = wait()
+	if err == nil {
+		t.Errorf("released: fetch succeeded without a kubelet")
+	}
+	logf("released: fetch printed:\n%s%s", stdout, stderr)
+	for _, want := range []string{
+		"web-1: helper Pod", "web-2: helper Pod", "on node node-a did not start within 8s",
+		"web-3: files gone: node node-b is gone (no Node object)",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("released: fetch: stderr does not say %q:\n%s", want, stderr)
+		}
+	}
+	for _, row := range []string{"web-1 node-a 4 0 0 0 failed", "web-2 node-a 5 0 0 0 failed", "web-3 node-b 6 0 0 0 gone"} {
+		if !hasRow(stdout, row) {
+			t.Errorf("released: the fetch table has no row %q:\n%s", row, stdout)
+		}
+	}
+	if helper != nil {
+		v, m := helper.Spec.Volumes[0], helper.Spec.Containers[0].VolumeMounts[0]
+		if helper.Spec.NodeName != "node-a" || v.HostPath == nil || v.HostPath.Path != "/var/tmp/packet-capture" ||
+			*v.HostPath.Type != corev1.HostPathDirectory || !m.ReadOnly || helper.Spec.Containers[0].Image != releasedImage {
+			t.Errorf("released: helper Pod %s: node %q, volume %+v, mount %+v, image %s; want node-a, /var/tmp/packet-capture read-only, %s",
+				helper.Name, helper.Spec.NodeName, v, m, helper.Spec.Containers[0].Image, releasedImage)
+		} else {
+			logf("released: helper Pod %s on node-a from the status (hostPath read-only, image %s); node-b named gone", helper.Name, releasedImage)
+		}
+	}
+	expectNoHelpers("after the fetch of a released capture")
+
+	// The Pod output of a released capture: its files went with its
+	// capture Pods. Every Pod is named, with why; no helper is started.
+	step("a released Pod-output capture: a status, no Job", func() error {
+		if err := k.apply(fmt.Sprintf("apiVersion: monitoring.openshift.tpg/v1alpha1\nkind: PacketCapture\nmetadata: {name: capture-gone, namespace: %s}\nspec: {targetNamespace: shop, targetDeployment: web, duration: \"30\", jobId: gone}\n", pluginNS)); err != nil {
+			return err
+		}
+		return k.patchStatus("packetcaptures", pluginNS, "capture-gone", map[string]any{"status": map[string]any{
+			"phase": "Completed", "jobId": "gone",
+			"ledger": map[string]any{"jobId": "gone", "jobPer": "Pod", "succeeded": []string{"web-1", "web-2"},
+				"output": map[string]any{"type": "Pod", "image": releasedImage},
+				"nodes":  map[string]any{"node-a": map[string]string{"web-1": "ok 4 512 0 1 30"}, "node-b": map[string]string{"web-2": "ok 5 640 0 1 30"}}}}})
+	})
+	stdout, stderr, err = plugin.run("fetch", "capture-gone", "-n", pluginNS, "-o", filepath.Join(dir, "gone"))
+	if err == nil {
+		t.Errorf("released Pod output: fetch succeeded")
+	}
+	for _, pod := range []string{"web-1", "web-2"} {
+		if !strings.Contains(stderr, pod+": files gone: Pod output: the capture Pod was deleted after its retention") {
+			t.Errorf("released Pod output: fetch does not name %s and why:\n%s", pod, stderr)
+		}
+	}
+	logf("released Pod output: fetch printed:\n%s%s", stdout, stderr)
+	stdout, stderr, err = plugin.run("clean", "capture-gone", "-n", pluginNS)
+	if err != nil || !strings.Contains(stdout, "web-1: nothing to do: Pod output") || !strings.Contains(stdout, "web-2: nothing to do: Pod output") {
+		t.Errorf("released Pod output: clean: %v, want a line per Pod:\n%s%s", err, stdout, stderr)
+	}
+	expectNoHelpers("after the released Pod output")
+
 	// The Pod output: a Running, Ready capture Pod is copied over
 	// pods/exec. The API server authorizes the exec before it reaches a
 	// kubelet, so the 403 is real here; with the right, the copy fails only

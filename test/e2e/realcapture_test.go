@@ -263,16 +263,20 @@ func (w *watcher) events() ([]watchEvent, error) {
 var phaseRank = map[string]int{"": 0, "WaitingForDeployment": 1, "WaitingForPods": 1, "Capturing": 2, "Completed": 3, "Failed": 3}
 
 // checkMonotonic fails when any recorded version of the XR moves its phase
-// backwards. An XR that leaves Ready=True once it got there is reported in
-// the sequence, not failed: in 1 of 5 runs the Captured and Ready conditions
-// alternated for ~10 versions while status.phase stayed Completed and the
-// Jobs did not change, and a planner fed its own status settles
-// (TestPlanFixedPoint), so the input Crossplane gives differs between calls.
-// Issue 13 item 1 stays open until that is understood.
+// backwards, or leaves Ready=True in a way Crossplane's replay of its cached
+// conditions does not explain. Crossplane v2.2 applies the XR's status with
+// the conditions it read at the start of a reconcile, then writes the new
+// ones (crossplane/crossplane#7062): while its cache lags, each reconcile
+// writes an older copy of the conditions back, then the current one. So a
+// version that leaves Ready=True must carry exactly the conditions of an
+// earlier version (a replay, not a new plan), and the last version must be
+// Ready=True again. What the function planned is checked apart, from its
+// own log (checkPlansMonotonic).
 func checkMonotonic(events []watchEvent, name string) (string, error) {
 	var seq []string
-	var flap string
-	rank, wasReady := 0, false
+	var replays int
+	seen := map[string]bool{}
+	rank, wasReady, lastReady := 0, false, ""
 	for _, e := range events {
 		if e.Object.GetName() != name || e.Type == "DELETED" {
 			continue
@@ -288,12 +292,110 @@ func checkMonotonic(events []watchEvent, name string) (string, error) {
 		} else {
 			rank = r
 		}
-		if wasReady && ready != "True" && flap == "" {
-			flap = fmt.Sprintf(" (KNOWN, issue 13 item 1: the XR left Ready=True at resourceVersion %s, phase %s)", e.Object.GetResourceVersion(), ph)
+		conds := conditionKey(&e.Object)
+		if wasReady && ready != "True" {
+			if !seen[conds] {
+				return strings.Join(seq, " → "), fmt.Errorf("the XR left Ready=True at resourceVersion %s with conditions no earlier version had (%s): not Crossplane's replay of cached conditions, a new plan went back: %s",
+					e.Object.GetResourceVersion(), conds, strings.Join(seq, " → "))
+			}
+			replays++
 		}
+		seen[conds] = true
 		wasReady = wasReady || ready == "True"
+		lastReady = ready
 	}
-	return strings.Join(seq, " → ") + flap, nil
+	out := strings.Join(seq, " → ")
+	if replays > 0 {
+		out += fmt.Sprintf(" (%d versions replayed older conditions: crossplane/crossplane#7062)", replays)
+		if lastReady != "True" {
+			return out, fmt.Errorf("the XR did not settle at Ready=True after Crossplane's replays: %s", out)
+		}
+	}
+	return out, nil
+}
+
+// conditionKey is the XR's Ready and Captured conditions as one string.
+func conditionKey(u *unstructured.Unstructured) string {
+	var parts []string
+	for _, typ := range []string{"Ready", "Captured"} {
+		s, r, m := condition(u, typ)
+		parts = append(parts, fmt.Sprintf("%s=%s/%s/%q", typ, s, r, m))
+	}
+	return strings.Join(parts, " ")
+}
+
+// plannedPhase finds the phase in the function's "Planned capture" debug
+// line.
+var plannedPhase = regexp.MustCompile(`"phase":\s*"(\w+)"`)
+
+// checkPlansMonotonic reads the function's log: the phase it planned for
+// the XR, call after call, must never move back. It returns how many calls
+// it read.
+func (h *harness) checkPlansMonotonic(name string) (int, error) {
+	lines, err := h.functionPlanLines(name)
+	if err != nil {
+		return 0, err
+	}
+	rank, calls := 0, 0
+	for _, l := range lines {
+		m := plannedPhase.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		calls++
+		if r := phaseRank[m[1]]; r < rank {
+			return calls, fmt.Errorf("the function planned phase %s after a later one: %s", m[1], l)
+		} else {
+			rank = r
+		}
+	}
+	if calls == 0 {
+		return 0, fmt.Errorf("no \"Planned capture\" line for %s in the function's log (is it run with --debug?)", name)
+	}
+	return calls, nil
+}
+
+// functionPlanLines are the function's debug lines about the XR's plans.
+func (h *harness) functionPlanLines(name string) ([]string, error) {
+	var out []string
+	for _, p := range h.cp.procs {
+		if p.name != "function" {
+			continue
+		}
+		b, err := os.ReadFile(p.log)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "Planned capture") && strings.Contains(l, "/"+name+`"`) {
+				out = append(out, l)
+			}
+		}
+	}
+	return out, nil
+}
+
+// flapEvidence lists every recorded version of the XR with its conditions
+// and ledger, then the function's debug lines about it: what each call
+// planned, and from which inputs.
+func (h *harness) flapEvidence(events []watchEvent, name string) string {
+	var out []string
+	for _, e := range events {
+		if e.Object.GetName() != name {
+			continue
+		}
+		ledger, _, _ := unstructured.NestedMap(e.Object.Object, "status", "ledger")
+		delete(ledger, "nodes")
+		out = append(out, fmt.Sprintf("XR rv=%s %s phase=%s %s ledger=%v", e.Object.GetResourceVersion(), e.Type, statusPhase(&e.Object), conditionsSummary(&e.Object), ledger))
+	}
+	lines, err := h.functionPlanLines(name)
+	if err != nil {
+		out = append(out, fmt.Sprintf("function log: %v", err))
+	}
+	for _, l := range lines {
+		out = append(out, "function: "+l)
+	}
+	return strings.Join(out, "\n")
 }
 
 // jobHistory summarizes a Job watch: creations (uids) and resourceVersion
@@ -559,9 +661,12 @@ func readTraffic(dir string) (map[string]*podTraffic, []string, error) {
 	return out, files, err
 }
 
+// lateStop is how much longer than its duration a capture may record.
+const lateStop = 5 * time.Second
+
 // checkTraffic checks that every target Pod's files hold at least 99.9 %
 // of the datagrams its app sent inside the capture window, and that the
-// window is the duration to within a second.
+// window is the duration: never a second shorter, at most lateStop longer.
 func checkTraffic(dir string, pods []string, duration time.Duration) (string, error) {
 	got, files, err := readTraffic(dir)
 	if err != nil {
@@ -586,8 +691,13 @@ func checkTraffic(dir string, pods []string, duration time.Duration) (string, er
 		if ratio < 0.999 {
 			return "", fmt.Errorf("%s: %d of the %d datagrams sent in the capture window (seq %d..%d) recorded, %.3f%% < 99.9%%", pod, len(t.seqs), want, t.minSeq, t.maxSeq, 100*ratio)
 		}
-		if span < duration-time.Second || span > duration+time.Second {
-			return "", fmt.Errorf("%s: the capture recorded %.3fs of traffic, want the duration %s within 1s", pod, span.Seconds(), duration)
+		// Short is a defect (a window the user asked for is missing). Long
+		// is the stop arriving late: on an idle node within 0.05 s (the
+		// report shows it), but a loaded 2-core machine (20 tcpdumps, load
+		// average far above the cores) delayed it by 1.8 s once; the bound
+		// catches a capture that does not stop, not a slow scheduler.
+		if span < duration-time.Second || span > duration+lateStop {
+			return "", fmt.Errorf("%s: the capture recorded %.3fs of traffic, want the duration %s (at most 1 s less, %s more)", pod, span.Seconds(), duration, lateStop)
 		}
 	}
 	return strings.Join(report, "\n"), nil

@@ -24,10 +24,12 @@ import (
 
 // realFetch proves the kubectl packetcapture plugin on the real nodes (issue
 // 14): fetch --merge from capture Pods in retention, clean, a fetch after the
-// Pods ended; fetch and clean of the HostPath and PersistentVolumeClaim
-// outputs after the capture finished, through helper Pods; packetCount; the
-// network snapshots; the counts on the resource and in kubectl get. Every
-// scenario runs the plugin binary built from this repository.
+// capture's Jobs were released that names every Pod and why its files are
+// gone; fetch and clean of the HostPath and PersistentVolumeClaim outputs
+// after the function released the finished Jobs and Crossplane deleted them,
+// through helper Pods planned from the XR's status; packetCount; the network
+// snapshots; the counts on the resource and in kubectl get. Every scenario
+// runs the plugin binary built from this repository.
 func (h *harness) realFetch() {
 	var plugin *pluginRunner
 	var appNames []string
@@ -60,7 +62,7 @@ func (h *harness) realFetch() {
 
 	const podXR = "fetch-pod"
 	var podDir string
-	h.scenario("fetch: Pod output: fetch --merge in retention, clean, a fetch after the end names the gone Pods", func() (err error) {
+	h.scenario("fetch: Pod output: fetch --merge in retention, clean, a fetch after the Jobs were released names every Pod and why", func() (err error) {
 		podDir, err = h.fetchPodOutput(plugin, podXR, appNames)
 		return err
 	})
@@ -69,22 +71,12 @@ func (h *harness) realFetch() {
 		if podDir == "" {
 			return errors.New("nothing fetched by the Pod output scenario")
 		}
-		if err := h.checkCounts(podXR, podDir); err != nil {
-			return err
-		}
-		// Reconciled again, the XR released its finished Jobs: what does a
-		// fetch say now? (Reported, for the docs.)
-		stdout, stderr, ferr := plugin.run("fetch", podXR, "-n", realXRNamespace, "-o", filepath.Join(h.cp.dir, "fetch", podXR+"-released"))
-		h.logf("fetch once the XR released its Jobs (%v):\n%s", ferr, indent(strings.TrimSpace(stdout+stderr)))
-		if ferr == nil {
-			return fmt.Errorf("a fetch of a capture whose Pods are gone succeeded:\n%s", stdout)
-		}
-		return nil
+		return h.checkCounts(podXR, podDir)
 	})
-	h.scenario("fetch: HostPath output: fetch after the end through helper Pods, clean deletes the files", func() error {
+	h.scenario("fetch: HostPath output: fetch after the Jobs were released, through helper Pods planned from the status; clean leaves nothing of it", func() error {
 		return h.fetchHostPath(plugin, appNames)
 	})
-	h.scenario("fetch: PersistentVolumeClaim output (static PV): fetch after the end, clean", func() error {
+	h.scenario("fetch: PersistentVolumeClaim output (static PV): fetch after the Jobs were released, clean", func() error {
 		return h.fetchClaim(plugin, appNames)
 	})
 	h.scenario("fetch: packetCount stops early with exactly N packets; snapshots name the Pod's IP", func() error {
@@ -157,14 +149,7 @@ func (h *harness) fetchPodOutput(p *pluginRunner, name string, appNames []string
 	if err := h.k.apply(realXR(name, "fch1", "5", "")); err != nil {
 		return "", err
 	}
-	// Paused, the XR keeps its ended capture Pods for the fetch after the
-	// end (see pauseOnceJobsExist); resumed, it reads their outcomes.
-	defer h.resume(name, &err)
-	if err := h.pauseOnceJobsExist(name, 3); err != nil {
-		return "", err
-	}
-	pods, err := h.waitCapturePods(name, 3, 4*time.Minute, "Ready (in retention)", podReady)
-	if err != nil {
+	if _, err := h.waitCapturePods(name, 3, 4*time.Minute, "Ready (in retention)", podReady); err != nil {
 		return "", err
 	}
 	dir := filepath.Join(h.cp.dir, "fetch", name)
@@ -210,21 +195,72 @@ func (h *harness) fetchPodOutput(p *pluginRunner, name string, appNames []string
 	if c := strings.Count(out, "retention window ended"); c != 3 {
 		return "", fmt.Errorf("clean ended %d retention windows, want 3:\n%s", c, out)
 	}
-	if _, err := h.waitCapturePods(name, 3, 2*time.Minute, "Succeeded after clean", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded }); err != nil {
+	// The capture Pods end; the function releases the finished Jobs. After
+	// that: non-zero, every captured Pod named from the status, with why.
+	if err := h.waitReleased(name, 3); err != nil {
 		return "", err
 	}
-	// After the end: non-zero, and each Pod named with the reason.
 	stdout, stderr, err := p.run("fetch", name, "-n", realXRNamespace, "-o", filepath.Join(h.cp.dir, "fetch", name+"-late"))
 	if err == nil {
-		return "", fmt.Errorf("a fetch after the capture Pods ended succeeded:\n%s%s", stdout, stderr)
+		return "", fmt.Errorf("a fetch after the capture's Jobs were released succeeded:\n%s%s", stdout, stderr)
 	}
-	h.logf("fetch after the end (%v):\n%s", err, indent(strings.TrimSpace(stdout+stderr)))
-	for _, pod := range pods {
-		if !strings.Contains(stderr, pod.Name+": ") || !regexp.MustCompile(regexp.QuoteMeta(pod.Name)+`: .*has ended \(Succeeded\)`).MatchString(stderr) {
-			return "", fmt.Errorf("the failed fetch after the end does not say that %s has ended and its files with it:\n%s", pod.Name, stderr)
+	h.logf("fetch after the Jobs were released (%v):\n%s", err, indent(strings.TrimSpace(stdout+stderr)))
+	for _, pod := range appNames {
+		if !strings.Contains(stderr, pod+": files gone: Pod output: the capture Pod was deleted after its retention") {
+			return "", fmt.Errorf("the failed fetch after the Jobs were released does not name %s and why its files are gone:\n%s", pod, stderr)
 		}
 	}
 	return dir, nil
+}
+
+// waitReleased waits until the function has recorded every one of the n
+// captured Pods as succeeded and released its finished Job, and Crossplane
+// has deleted the Jobs. Whether a capture Pod outlives its Job depends on
+// how the Job was deleted (the API server's default for a batch/v1 Job
+// orphans its Pods); those left are deleted here, as the Pod garbage
+// collector or a node's end would in time, so that what follows finds the
+// capture through the XR's status alone.
+func (h *harness) waitReleased(name string, n int) error {
+	if _, err := h.waitObject(xrResource, realXRNamespace, name, 5*time.Minute, func(u *unstructured.Unstructured) (bool, string) {
+		return statusCount(u, "succeeded") == int64(n) && statusPhase(u) == "Completed",
+			fmt.Sprintf("phase %s, %d succeeded", statusPhase(u), statusCount(u, "succeeded"))
+	}); err != nil {
+		return fmt.Errorf("%s: every capture succeeded: %w", name, err)
+	}
+	sel := realCaptureLabel + "=" + name
+	if err := h.waitGone(3*time.Minute, func() ([]string, error) {
+		jobs, err := h.k.list("jobs", realXRNamespace, sel)
+		return names(jobs), err
+	}); err != nil {
+		return fmt.Errorf("%s: the function releases the finished Jobs and Crossplane deletes them: %w", name, err)
+	}
+	left, err := h.k.list("pods", realXRNamespace, sel+",!"+helperLabel)
+	if err != nil {
+		return err
+	}
+	h.logf("%s: its Jobs are released and deleted; %d capture Pods outlived them %v (deleted now)", name, len(left), names(left))
+	for _, p := range left {
+		if err := h.k.delete("pod", realXRNamespace, p.GetName()); err != nil {
+			return err
+		}
+	}
+	return h.waitGone(2*time.Minute, func() ([]string, error) {
+		pods, err := h.k.list("pods", realXRNamespace, sel+",!"+helperLabel)
+		return names(pods), err
+	})
+}
+
+// jobsGone fails when a Job of the capture exists: a fetch that follows must
+// find the capture through the XR's status alone.
+func (h *harness) jobsGone(name string) error {
+	jobs, err := h.k.list("jobs", realXRNamespace, realCaptureLabel+"="+name)
+	if err != nil {
+		return err
+	}
+	if len(jobs) > 0 {
+		return fmt.Errorf("%s: Jobs %v exist, want none (released)", name, names(jobs))
+	}
+	return nil
 }
 
 // checkCounts compares status.pods[] and the Packets printer column with
@@ -323,60 +359,36 @@ func (h *harness) fetchHostPath(p *pluginRunner, appNames []string) (err error) 
 	if err := h.k.apply(realXR(name, "hst1", "3", "")); err != nil {
 		return err
 	}
-	defer h.resume(name, &err)
-	if err := h.pauseOnceJobsExist(name, 3); err != nil {
-		return err
-	}
 	return h.fetchFinished(p, name, "hst1", hostDir, 3, appNames)
 }
 
-// pauseOnceJobsExist pauses Crossplane's reconciliation of an XR
-// (crossplane.io/paused) once its n capture Jobs exist. The function
-// releases a finished capture's Jobs (Crossplane deletes them, and their
-// Pods with them) at the next reconcile, and the plugin finds a HostPath or
-// claim capture by its Jobs and Pods: without the pause, nothing of a
-// finished capture would be left to fetch by. The Jobs keep running and
-// finish under the real job controller; only the XR stands still.
-func (h *harness) pauseOnceJobsExist(name string, n int) error {
-	if err := poll(3*time.Minute, 200*time.Millisecond, func() (bool, string, error) {
-		jobs, err := h.k.list("jobs", realXRNamespace, realCaptureLabel+"="+name)
-		if err != nil {
-			return false, err.Error(), nil
-		}
-		return len(jobs) == n, fmt.Sprintf("%d capture Jobs", len(jobs)), nil
-	}); err != nil {
-		return err
-	}
-	return h.k.patch(xrResource, realXRNamespace, name, map[string]any{"metadata": map[string]any{"annotations": map[string]any{"crossplane.io/paused": "true"}}})
-}
-
-// resume lets Crossplane reconcile the XR again (a paused XR is never
-// deleted).
-func (h *harness) resume(name string, err *error) {
-	if perr := h.k.patch(xrResource, realXRNamespace, name, map[string]any{"metadata": map[string]any{"annotations": map[string]any{"crossplane.io/paused": nil}}}); perr != nil {
-		*err = errors.Join(*err, perr)
-	}
-}
-
 // fetchFinished waits for a capture with a HostPath or claim output to
-// finish, fetches it, checks the helper Pods went away, cleans it and
-// checks hostDir (where the files are on this machine) holds none of them.
+// finish and for its Jobs to be released and deleted (and its capture Pods
+// gone), fetches it through helper Pods planned from the XR's status alone,
+// checks the helper Pods went away, cleans it and checks hostDir (where the
+// files are on this machine, this capture's only) holds nothing of it: no
+// PCAP or snapshot, no summary or SHA256SUMS.
 func (h *harness) fetchFinished(p *pluginRunner, name, jobID, hostDir string, n int, appNames []string) error {
-	if _, err := h.waitCapturePods(name, n, 4*time.Minute, "Succeeded", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded }); err != nil {
+	if err := h.waitReleased(name, n); err != nil {
 		return err
 	}
+	// Every entry but the script's hidden markers.
 	onHost := func() ([]string, error) {
 		entries, err := os.ReadDir(hostDir)
 		var names []string
 		for _, e := range entries {
-			if strings.Contains(e.Name(), "_"+jobID+"_") {
+			if !strings.HasPrefix(e.Name(), ".") {
 				names = append(names, e.Name())
 			}
 		}
 		return names, err
 	}
-	if before, err := onHost(); err != nil || len(before) == 0 {
+	before, err := onHost()
+	if err != nil || !slices.ContainsFunc(before, func(n string) bool { return strings.Contains(n, "_"+jobID+"_") }) {
 		return fmt.Errorf("no capture file in %s after the capture: %v %v", hostDir, before, err)
+	}
+	if err := h.jobsGone(name); err != nil {
+		return err
 	}
 	dir := filepath.Join(h.cp.dir, "fetch", name)
 	start := time.Now()
@@ -384,12 +396,13 @@ func (h *harness) fetchFinished(p *pluginRunner, name, jobID, hostDir string, n 
 	if err != nil {
 		return err
 	}
-	h.logf("fetch of the finished %s took %.1fs:\n%s", name, time.Since(start).Seconds(), indent(strings.TrimSpace(out)))
-	// Each capture Pod writes SHA256SUMS.<its name> into the shared
-	// directory: every file has its digest.
+	h.logf("fetch of %s after its Jobs were released took %.1fs:\n%s", name, time.Since(start).Seconds(), indent(strings.TrimSpace(out)))
+	// Each capture Pod wrote SHA256SUMS.<its name> into the shared
+	// directory: every file has its digest, and the recorded result
+	// (status.ledger) its size.
 	hashed, total, serr := checkSums(dir, true)
 	h.logf("%s: %d of %d PCAP files match their SHA256SUMS", name, hashed, total)
-	if err := errors.Join(fetchedRows(out, n), h.noHelpers(name), serr); err != nil {
+	if err := errors.Join(fetchedRows(out, n), rowsNamed(out, appNames), h.noHelpers(name), serr); err != nil {
 		return err
 	}
 	report, err := checkTraffic(dir, appNames, 3*time.Second)
@@ -408,6 +421,17 @@ func (h *harness) fetchFinished(p *pluginRunner, name, jobID, hostDir string, n 
 	left, err := onHost()
 	if err != nil || len(left) > 0 {
 		return fmt.Errorf("after clean, %s still holds %v (%v)", hostDir, left, err)
+	}
+	return nil
+}
+
+// rowsNamed checks that the fetch table has a row for each captured Pod:
+// what a fetch from the status names (DIR/<captured Pod>/).
+func rowsNamed(out string, pods []string) error {
+	for _, pod := range pods {
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(pod) + `\s`).MatchString(out) {
+			return fmt.Errorf("the fetch table has no row for the captured Pod %s:\n%s", pod, out)
+		}
 	}
 	return nil
 }
@@ -468,10 +492,6 @@ spec:
 		return err
 	}
 	if err := h.k.apply(realXR(name, "pvc1", "3", "  output:\n    type: PersistentVolumeClaim\n    claimName: "+claim+"\n")); err != nil {
-		return err
-	}
-	defer h.resume(name, &err)
-	if err := h.pauseOnceJobsExist(name, 3); err != nil {
 		return err
 	}
 	return h.fetchFinished(p, name, "pvc1", pvDir, 3, appNames)

@@ -96,6 +96,14 @@ func (h *harness) realCaptures() {
 		}
 		seq, monotonic := checkMonotonic(events, podXR)
 		h.logf("%s versions: %s", podXR, seq)
+		calls, plans := h.checkPlansMonotonic(podXR)
+		h.logf("%s: the function planned %d times; its phase never went back: %t", podXR, calls, plans == nil)
+		if monotonic != nil || plans != nil || strings.Contains(seq, "replayed") {
+			// Every version's conditions, and what the function planned
+			// from, call by call.
+			fmt.Println(indent(h.flapEvidence(events, podXR)))
+		}
+		monotonic = errors.Join(monotonic, plans)
 		// The final status keeps its facts after the Jobs are released.
 		var facts error
 		if u, found, err := h.k.get(xrResource, realXRNamespace, podXR); err != nil || !found {
@@ -515,8 +523,14 @@ func (h *harness) podGoneMidCapture() (err error) {
 	}); err != nil {
 		return err
 	}
-	time.Sleep(4 * time.Second)
 	victim := app[0].Name
+	// Running is not capturing: on a loaded machine the script may take
+	// seconds to find the Pod. Delete it once its capture has started (the
+	// script says so), and a few seconds of traffic are in its files.
+	if err := h.waitCaptureStarted(name, victim+"-gone"); err != nil {
+		return err
+	}
+	time.Sleep(3 * time.Second)
 	if err := h.k.delete("pod", appNamespace, victim, "--grace-period=1"); err != nil {
 		return err
 	}
@@ -565,6 +579,28 @@ func (h *harness) podGoneMidCapture() (err error) {
 		return fmt.Errorf("the XR is Ready with no word of the partial capture of %s: %s", victim, conditionsSummary(u))
 	}
 	return nil
+}
+
+// waitCaptureStarted waits until the capture Pod of Job job says its
+// tcpdump runs (capture.sh: "capture: pod NS/NAME (uid U) via pid P ...").
+func (h *harness) waitCaptureStarted(xr, job string) error {
+	return poll(2*time.Minute, time.Second, func() (bool, string, error) {
+		pods, err := h.capturePods(xr)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		for _, p := range pods {
+			if p.Labels["batch.kubernetes.io/job-name"] != job {
+				continue
+			}
+			out, err := h.k.run("", "-n", realXRNamespace, "logs", p.Name, "-c", "capture")
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			return strings.Contains(out, " via pid "), fmt.Sprintf("capture Pod %s logs: %q", p.Name, out), nil
+		}
+		return false, "no capture Pod of Job " + job, nil
+	})
 }
 
 // podGoneBeforeJobStarts deletes a target Pod the moment its capture Job
