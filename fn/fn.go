@@ -132,6 +132,7 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 	}
 	releaseDecoded(ctx, req)
 	targets.Capture, targets.Input, targets.Jobs, targets.CapturePods = pc, in, jobs, capturePods
+	digest := newInputDigest(oxr.Resource.GetResourceVersion(), targets)
 
 	plan, err := capture.Plan(targets)
 	if err != nil {
@@ -166,7 +167,7 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		response.Fatal(tooLarge, err)
 		return tooLarge, nil
 	}
-	log.Debug("Planned capture", "jobs", len(plan.Jobs), "phase", plan.Status.Phase, "message", plan.Status.Message, "from", inputDigest{oxr.Resource.GetResourceVersion(), &targets})
+	log.Debug("Planned capture", "jobs", len(plan.Jobs), "phase", plan.Status.Phase, "message", plan.Status.Message, "from", digest)
 	return rsp, nil
 }
 
