@@ -132,6 +132,7 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 	}
 	releaseDecoded(ctx, req)
 	targets.Capture, targets.Input, targets.Jobs, targets.CapturePods = pc, in, jobs, capturePods
+	digest := newInputDigest(oxr.Resource.GetResourceVersion(), targets)
 
 	plan, err := capture.Plan(targets)
 	if err != nil {
@@ -166,7 +167,7 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		response.Fatal(tooLarge, err)
 		return tooLarge, nil
 	}
-	log.Debug("Planned capture", "jobs", len(plan.Jobs), "phase", plan.Status.Phase, "message", plan.Status.Message, "from", inputDigest{oxr.Resource.GetResourceVersion(), &targets})
+	log.Debug("Planned capture", "jobs", len(plan.Jobs), "phase", plan.Status.Phase, "message", plan.Status.Message, "from", digest)
 	return rsp, nil
 }
 
@@ -331,8 +332,8 @@ func writeDesired(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse, p
 		return errors.Wrap(err, "cannot set the desired composed resources")
 	}
 	// The Jobs one at a time: each one's unstructured form is garbage as soon
-	// as it is in the response.
-	for _, j := range plan.Jobs {
+	// as it is in the response, and so is the Job (fn/limits.go).
+	for i, j := range plan.Jobs {
 		dc, err := desiredComposed(j.Job, j.Ready)
 		if err != nil {
 			return errors.Wrapf(err, "cannot encode Job %s", j.Job.Name)
@@ -340,6 +341,7 @@ func writeDesired(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse, p
 		if err := response.SetDesiredComposedResources(rsp, map[resource.Name]*resource.DesiredComposed{resource.Name(jobResourcePrefix + j.Job.Name): dc}); err != nil {
 			return errors.Wrapf(err, "cannot set Job %s", j.Job.Name)
 		}
+		plan.Jobs[i].Job = nil
 	}
 	return nil
 }

@@ -21,8 +21,10 @@ import (
 //     and ~60 MiB decoded. The function reads the Pods one at a time
 //     (decodeRequired) and lets go of the decoded request once they are read
 //     (releaseDecoded); writeDesired converts the status before the Jobs and
-//     each Job on its own. A call then holds about 1.5x what the SDK's floor
-//     holds (the decoded request).
+//     each Job on its own, and lets go of each planned Job once it is in the
+//     response. A call then holds about what a function that reads the
+//     request and builds the same response with the SDK holds (the SDK floor
+//     of fn/bench_test.go).
 //
 // Everything else is converted the plain way, as the SDK does.
 
