@@ -199,8 +199,12 @@ func (h *harness) runningApp(n int) ([]corev1.Pod, error) {
 			return false, err.Error(), nil
 		}
 		pods = pods[:0]
+		// The rollout must be over: a Pod of the ReplicaSet being replaced
+		// is deleted under a capture that targets it (exit 3, not found).
+		hashes := map[string]bool{}
 		var states []string
 		for _, p := range l.Items {
+			hashes[p.Labels["pod-template-hash"]] = true
 			ready := false
 			for _, c := range p.Status.Conditions {
 				ready = ready || (c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue)
@@ -210,7 +214,16 @@ func (h *harness) runningApp(n int) ([]corev1.Pod, error) {
 			}
 			states = append(states, fmt.Sprintf("%s %s on %q", p.Name, p.Status.Phase, p.Spec.NodeName))
 		}
-		return len(pods) == n, strings.Join(states, "; "), nil
+		if len(pods) != n || len(l.Items) != n || len(hashes) != 1 {
+			return false, strings.Join(states, "; "), nil
+		}
+		d, found, err := h.k.get("deployment", appNamespace, appDeployment)
+		if err != nil || !found {
+			return false, fmt.Sprintf("Deployment %s: found=%t %v", appDeployment, found, err), nil
+		}
+		gen, _, _ := unstructured.NestedInt64(d.Object, "status", "observedGeneration")
+		updated, _, _ := unstructured.NestedInt64(d.Object, "status", "updatedReplicas")
+		return gen == d.GetGeneration() && updated == int64(n), fmt.Sprintf("Deployment %s: observedGeneration %d of %d, updatedReplicas %d; %s", appDeployment, gen, d.GetGeneration(), updated, strings.Join(states, "; ")), nil
 	})
 	slices.SortFunc(pods, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
 	return pods, err
