@@ -320,7 +320,7 @@ func checkMonotonic(events []watchEvent, name string) (string, error) {
 	}
 	out := strings.Join(seq, " → ")
 	if replays > 0 {
-		out += fmt.Sprintf(" (%d versions replayed older conditions: crossplane/crossplane#7062)", replays)
+		out += fmt.Sprintf(" (versions that replayed older conditions: %d; crossplane/crossplane#7062)", replays)
 		if lastReady != "True" {
 			return out, fmt.Errorf("the XR did not settle at Ready=True after Crossplane's replays: %s", out)
 		}
