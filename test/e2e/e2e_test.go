@@ -53,6 +53,52 @@ type harness struct {
 	watching map[string]bool
 	// timings are the real scenarios' durations, printed again at the end.
 	timings []string
+	// failures are the failed steps, printed again as the run's last
+	// lines: CI keeps only the end of a long log.
+	failures []string
+}
+
+// errorf fails the test and records the failure for the closing summary.
+func (h *harness) errorf(format string, args ...any) {
+	h.t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	h.failures = append(h.failures, msg)
+	h.t.Error(msg)
+}
+
+// fatalf is errorf that stops the test.
+func (h *harness) fatalf(format string, args ...any) {
+	h.t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	h.failures = append(h.failures, msg)
+	h.t.Fatal(msg)
+}
+
+// failureSummary is every failure, each cut to its first lines, for the
+// end of the log.
+func (h *harness) failureSummary() string {
+	if len(h.failures) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "e2e: FAILED (%d):", len(h.failures))
+	for _, f := range h.failures {
+		lines := strings.Split(f, "\n")
+		if len(lines) > 2 {
+			lines = append(lines[:2], fmt.Sprintf("... %d more lines: see the log above", len(lines)-2))
+		}
+		for i, l := range lines {
+			if len(l) > 300 {
+				l = l[:300] + "..."
+			}
+			if i == 0 {
+				b.WriteString("\n  - " + l)
+			} else {
+				b.WriteString("\n    " + l)
+			}
+		}
+	}
+	return b.String()
 }
 
 // checkJobsNotRecreated fails when a capture Job now has another uid than
@@ -87,7 +133,7 @@ func (h *harness) scenario(name string, f func() error) {
 	fmt.Printf("e2e: %-70s %7.1fs\n", name, took)
 	h.timings = append(h.timings, fmt.Sprintf("%-70s %7.1fs", name, took))
 	if err != nil {
-		h.t.Errorf("%s: %v", name, err)
+		h.errorf("%s: %v", name, err)
 	}
 }
 
@@ -99,7 +145,7 @@ func (h *harness) phase(name string, f func() error) {
 	err := f()
 	fmt.Printf("e2e: %-70s %7.1fs\n", name, time.Since(start).Seconds())
 	if err != nil {
-		h.t.Fatalf("%s: %v", name, err)
+		h.fatalf("%s: %v", name, err)
 	}
 }
 
@@ -141,6 +187,9 @@ func TestEndToEnd(t *testing.T) {
 		}
 		fmt.Printf("e2e: %-70s %7.1fs\n", "stop every process, remove "+dir, time.Since(stopStart).Seconds())
 		fmt.Printf("e2e: %-70s %7.1fs\n", "whole run", time.Since(start).Seconds())
+		if t.Failed() {
+			fmt.Println(h.failureSummary())
+		}
 	})
 
 	h.phase("build: kube-apiserver, kube-controller-manager, crossplane", func() error {

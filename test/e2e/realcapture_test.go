@@ -46,7 +46,7 @@ func (h *harness) startNodes() {
 			fmt.Println(out)
 		}
 		if err := ns.stopNodes(h.k); err != nil {
-			h.t.Errorf("stopping the nodes: %v", err)
+			h.errorf("stopping the nodes: %v", err)
 		}
 		fmt.Printf("e2e: %-70s %7.1fs\n", "nodes: Pods deleted, kubelets and containerds stopped, host as found", time.Since(start).Seconds())
 	})
@@ -566,7 +566,7 @@ func (h *harness) runCapture(name, manifest string, wantJobs int, atRetrievable 
 		}
 	}
 	if len(unnamed) > 0 {
-		h.t.Errorf("%s: %d capture Pods do not name their node in their log (TARGET_NODE_NAME): %v; e.g.\n%s", name, len(unnamed), unnamed, example)
+		h.errorf("%s: %d capture Pods do not name their node in their log (TARGET_NODE_NAME): %v; e.g.\n%s", name, len(unnamed), unnamed, example)
 	}
 	// Fetch the files the README's way, from Running capture Pods, and
 	// end their retention windows.
@@ -600,8 +600,8 @@ var payloadRe = regexp.MustCompile(`fpc ([a-z0-9.-]+) (\d+) (\d+) `)
 
 // podTraffic is what one target Pod's PCAP files hold of its app's stream.
 type podTraffic struct {
-	seqs               map[int]bool
-	first, last        time.Time // capture timestamps of the first and last datagram
+	seqs               map[int]time.Time // capture timestamp by sequence number
+	first, last        time.Time         // capture timestamps of the first and last datagram
 	minSeq, maxSeq     int
 	packets, otherPods int
 }
@@ -646,7 +646,7 @@ func readTraffic(dir string) (map[string]*podTraffic, []string, error) {
 			pod := string(m[1])
 			t := out[filePod]
 			if t == nil {
-				t = &podTraffic{seqs: map[int]bool{}, minSeq: -1}
+				t = &podTraffic{seqs: map[int]time.Time{}, minSeq: -1}
 				out[filePod] = t
 			}
 			if pod != filePod {
@@ -655,7 +655,7 @@ func readTraffic(dir string) (map[string]*podTraffic, []string, error) {
 			}
 			seq, _ := strconv.Atoi(string(m[2]))
 			t.packets++
-			t.seqs[seq] = true
+			t.seqs[seq] = ci.Timestamp
 			if t.minSeq < 0 || seq < t.minSeq {
 				t.minSeq = seq
 			}
@@ -675,21 +675,70 @@ func readTraffic(dir string) (map[string]*podTraffic, []string, error) {
 	return out, files, err
 }
 
+// gaps names the first missing runs of sequence numbers and when, into
+// the capture, the datagrams around them were recorded: a run at one
+// moment is a stall, runs spread evenly are a steady loss.
+func (t *podTraffic) gaps() string {
+	var out []string
+	runs := 0
+	for seq := t.minSeq + 1; seq <= t.maxSeq; seq++ {
+		if _, ok := t.seqs[seq]; ok {
+			continue
+		}
+		end := seq
+		for end < t.maxSeq {
+			if _, ok := t.seqs[end+1]; ok {
+				break
+			}
+			end++
+		}
+		runs++
+		if len(out) < 5 {
+			before, after := t.seqs[seq-1], t.seqs[end+1]
+			out = append(out, fmt.Sprintf("%d..%d (between %.3fs and %.3fs)", seq, end, before.Sub(t.first).Seconds(), after.Sub(t.first).Seconds()))
+		}
+		seq = end
+	}
+	if runs > len(out) {
+		out = append(out, fmt.Sprintf("and %d more runs", runs-len(out)))
+	}
+	return strings.Join(out, ", ")
+}
+
 // lateStop is how much longer than its duration a capture may record.
 const lateStop = 5 * time.Second
 
 // checkTraffic checks that every target Pod's files hold at least 99.9 %
 // of the datagrams its app sent inside the capture window, and that the
 // window is the duration: never a second shorter, at most lateStop longer.
-func checkTraffic(dir string, pods []string, duration time.Duration) (string, error) {
-	return checkTrafficWithin(dir, pods, duration, duration-time.Second, 0.999)
+func (h *harness) checkTraffic(dir string, pods []string, duration time.Duration) (string, error) {
+	return h.checkTrafficWithin(dir, pods, duration, duration-time.Second, 0.999)
 }
 
 // checkTrafficWithin is checkTraffic with the shortest span of traffic a
 // Pod's files may hold and the smallest share of its datagrams. The span is
 // the app's as much as the capture's: an app starved of CPU sends nothing
 // for a while. The report lists every Pod checked, also when one fails.
-func checkTrafficWithin(dir string, pods []string, duration, minSpan time.Duration, minRatio float64) (string, error) {
+func (h *harness) checkTrafficWithin(dir string, pods []string, duration, minSpan time.Duration, minRatio float64) (string, error) {
+	report, err := trafficWithin(dir, pods, duration, minSpan, minRatio)
+	if err != nil {
+		// What each app says of its own stream: a send that failed, or a
+		// datagram its own socket never received, is no capture's loss.
+		var said []string
+		for _, pod := range pods {
+			out, lerr := h.k.run("", "-n", appNamespace, "logs", pod, "--tail=1")
+			if lerr != nil {
+				out = lerr.Error()
+			}
+			said = append(said, pod+": "+strings.TrimSpace(out))
+		}
+		err = fmt.Errorf("%w\nthe apps' last reports: %s", err, strings.Join(said, "; "))
+	}
+	return report, err
+}
+
+// trafficWithin is checkTrafficWithin's reading of the files.
+func trafficWithin(dir string, pods []string, duration, minSpan time.Duration, minRatio float64) (string, error) {
 	got, files, err := readTraffic(dir)
 	if err != nil {
 		return "", err
@@ -713,7 +762,7 @@ func checkTrafficWithin(dir string, pods []string, duration, minSpan time.Durati
 		span := t.last.Sub(t.first)
 		report = append(report, fmt.Sprintf("%s: %d of %d datagrams (%.3f%%) over %.3fs", pod, len(t.seqs), want, 100*ratio, span.Seconds()))
 		if ratio < minRatio {
-			errs = append(errs, fmt.Errorf("%s: %d of the %d datagrams sent in the capture window (seq %d..%d) recorded, %.3f%% < %.1f%%", pod, len(t.seqs), want, t.minSeq, t.maxSeq, 100*ratio, 100*minRatio))
+			errs = append(errs, fmt.Errorf("%s: %d of the %d datagrams sent in the capture window (seq %d..%d) recorded, %.3f%% < %.1f%%; missing %s", pod, len(t.seqs), want, t.minSeq, t.maxSeq, 100*ratio, 100*minRatio, t.gaps()))
 		}
 		// Short is a defect (a window the user asked for is missing). Long
 		// is the stop arriving late: on an idle node within 0.05 s (the

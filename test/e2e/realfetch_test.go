@@ -83,7 +83,7 @@ func (h *harness) realFetch() {
 		return h.packetCountAndSnapshot(plugin)
 	})
 	if err := h.realComposition(nil); err != nil {
-		h.t.Fatal(err)
+		h.fatalf("%v", err)
 	}
 }
 
@@ -174,7 +174,7 @@ func (h *harness) fetchPodOutput(p *pluginRunner, name string, appNames []string
 	if _, _, err := checkSums(dir, true); err != nil {
 		return "", err
 	}
-	report, err := checkTraffic(dir, appNames, 5*time.Second)
+	report, err := h.checkTraffic(dir, appNames, 5*time.Second)
 	fmt.Println(indent(report))
 	if err != nil {
 		return "", err
@@ -405,7 +405,7 @@ func (h *harness) fetchFinished(p *pluginRunner, name, jobID, hostDir string, n 
 	if err := errors.Join(fetchedRows(out, n), rowsNamed(out, appNames), h.noHelpers(name), serr); err != nil {
 		return err
 	}
-	report, err := checkTraffic(dir, appNames, 3*time.Second)
+	report, err := h.checkTraffic(dir, appNames, 3*time.Second)
 	fmt.Println(indent(report))
 	if err != nil {
 		return err

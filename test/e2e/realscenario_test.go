@@ -68,11 +68,11 @@ func (h *harness) realCaptures() {
 			// status.retrieve, pasted as printed, fetches every Pod's files.
 			hinted, err := h.runRetrieveHint(podXR)
 			if err != nil {
-				h.t.Errorf("%s: %v", podXR, err)
+				h.errorf("%s: %v", podXR, err)
 				return nil
 			}
-			if _, err := checkTraffic(hinted, appNames, 10*time.Second); err != nil {
-				h.t.Errorf("%s: the files status.retrieve fetched: %v", podXR, err)
+			if _, err := h.checkTraffic(hinted, appNames, 10*time.Second); err != nil {
+				h.errorf("%s: the files status.retrieve fetched: %v", podXR, err)
 			}
 			return nil
 		})
@@ -80,7 +80,7 @@ func (h *harness) realCaptures() {
 			return err
 		}
 		h.measure("3 Pods, jobPer Pod", ct)
-		report, err := checkTraffic(dir, appNames, 10*time.Second)
+		report, err := h.checkTraffic(dir, appNames, 10*time.Second)
 		fmt.Println(indent(report))
 		if err != nil {
 			return err
@@ -154,7 +154,7 @@ func (h *harness) realCaptures() {
 			return err
 		}
 		h.measure("3 Pods, jobPer Node", ct)
-		report, err := checkTraffic(dir, appNames, 5*time.Second)
+		report, err := h.checkTraffic(dir, appNames, 5*time.Second)
 		fmt.Println(indent(report))
 		if err != nil {
 			return err
@@ -178,12 +178,12 @@ func (h *harness) realCaptures() {
 		if err != nil {
 			return err
 		}
-		report, err := checkTraffic(dir, appNames, 3*time.Second)
+		report, err := h.checkTraffic(dir, appNames, 3*time.Second)
 		fmt.Println(indent(report))
 		return err
 	})
 	if err := h.realComposition(nil); err != nil {
-		h.t.Fatal(err)
+		h.fatalf("%v", err)
 	}
 
 	h.scenario("real: two PacketCaptures of one Deployment: each runs with its own settings, or the second is refused before any Job", func() error {
@@ -273,7 +273,7 @@ func (h *harness) measureAt(n int, xrWatch, jobWatch *watcher) (err error) {
 		// half the window and 99.5 % of the datagrams; the 3-Pod scenarios
 		// hold the window to a second and the datagrams to 99.9 % (they
 		// see 100.000 %).
-		report, terr := checkTrafficWithin(dir, names, 5*time.Second, 2500*time.Millisecond, 0.995)
+		report, terr := h.checkTrafficWithin(dir, names, 5*time.Second, 2500*time.Millisecond, 0.995)
 		if terr != nil {
 			fmt.Println(indent(report))
 		}
@@ -357,7 +357,7 @@ func (h *harness) realLegacyClaim() {
 		if err != nil {
 			return err
 		}
-		_, err = checkTraffic(dir, names, 3*time.Second)
+		_, err = h.checkTraffic(dir, names, 3*time.Second)
 		return err
 	})
 }
@@ -426,7 +426,7 @@ func (h *harness) twoCaptures(appNames []string) (err error) {
 		if err != nil {
 			return err
 		}
-		_, err = checkTraffic(dir, appNames, 6*time.Second)
+		_, err = h.checkTraffic(dir, appNames, 6*time.Second)
 		return err
 	}
 	for _, c := range []struct {
@@ -446,7 +446,7 @@ func (h *harness) twoCaptures(appNames []string) (err error) {
 				return fmt.Errorf("%s's capture wrote %s: another capture's jobId", c.name, filepath.Base(f))
 			}
 		}
-		if _, err := checkTraffic(dir, appNames, c.duration); err != nil {
+		if _, err := h.checkTraffic(dir, appNames, c.duration); err != nil {
 			return fmt.Errorf("%s (duration %s): %w", c.name, c.duration, err)
 		}
 	}
@@ -666,7 +666,7 @@ func (h *harness) podGoneBeforeJobStarts() (err error) {
 	for _, p := range app[1:] {
 		others = append(others, p.Name)
 	}
-	report, err := checkTraffic(dir, others, 6*time.Second)
+	report, err := h.checkTraffic(dir, others, 6*time.Second)
 	fmt.Println(indent(report))
 	return err
 }

@@ -242,7 +242,7 @@ func (h *harness) scheduleReplacement(tg *targets) (string, error) {
 func (h *harness) livePods() []string {
 	pods, err := h.w.deploymentPods(targetDeployment)
 	if err != nil {
-		h.t.Fatal(err)
+		h.fatalf("%v", err)
 	}
 	var out []string
 	for _, p := range pods {

@@ -4,8 +4,9 @@
 //
 //	fpc <POD_NAME> <seq> <unix nanoseconds when sent>
 //
-// padded with '.' to 64 bytes. It prints how many it sent once a second, and
-// exits 0 on SIGTERM.
+// padded with '.' to 64 bytes. Once a second it prints how many it sent, how
+// many its own socket received and how many sends failed; it exits 0 on
+// SIGTERM.
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -40,12 +42,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// A large receive buffer, so that the sink drops nothing while it is
+	// starved of CPU: then "received" below "sent" is a loss in the
+	// kernel before delivery, which no capture can see either.
+	_ = sink.SetReadBuffer(4 << 20)
+	var received atomic.Int64
 	go func() {
 		buf := make([]byte, 2048)
 		for {
 			if _, _, err := sink.ReadFromUDP(buf); err != nil {
 				return
 			}
+			received.Add(1)
 		}
 	}()
 	conn, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
@@ -60,12 +68,14 @@ func main() {
 	start := time.Now()
 	report := start.Add(time.Second)
 	failed := 0
+	var lastErr error
 	// A fixed schedule: a datagram that is late is sent at once, never
-	// skipped, so sequence numbers have no gaps of the sender's making.
-	for seq := 0; ; seq++ {
+	// skipped, and one whose send failed is sent again, so sequence
+	// numbers have no gaps of the sender's making.
+	for seq := 0; ; {
 		select {
 		case <-stop:
-			fmt.Printf("stopped: sent %d, %d send errors\n", seq, failed)
+			fmt.Printf("stopped: sent %d, received %d, %d send errors\n", seq, received.Load(), failed)
 			os.Exit(0)
 		default:
 		}
@@ -79,9 +89,17 @@ func main() {
 		}
 		if _, err := conn.Write([]byte(msg)); err != nil {
 			failed++
+			lastErr = err
+			time.Sleep(time.Millisecond)
+		} else {
+			seq++
 		}
 		if now.After(report) {
-			fmt.Printf("%s sent %d, %d send errors\n", now.UTC().Format(time.RFC3339Nano), seq+1, failed)
+			line := fmt.Sprintf("%s sent %d, received %d, %d send errors", now.UTC().Format(time.RFC3339Nano), seq, received.Load(), failed)
+			if lastErr != nil {
+				line += fmt.Sprintf(" (last: %v)", lastErr)
+			}
+			fmt.Println(line)
 			report = report.Add(time.Second)
 		}
 	}
