@@ -732,7 +732,23 @@ func (h *harness) checkTrafficWithin(dir string, pods []string, duration, minSpa
 			}
 			said = append(said, pod+": "+strings.TrimSpace(out))
 		}
-		err = fmt.Errorf("%w\nthe apps' last reports: %s", err, strings.Join(said, "; "))
+		// And what the capture said of each Pod (tcpdump's counts).
+		var lines []string
+		_ = filepath.WalkDir(dir, func(f string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(f, ".summary.txt") {
+				return err
+			}
+			b, _ := os.ReadFile(f)
+			for _, l := range strings.Split(string(b), "\n") {
+				for _, pod := range pods {
+					if strings.Contains(l, pod) && !strings.Contains(l, ".pcap") {
+						lines = append(lines, strings.TrimSpace(l))
+					}
+				}
+			}
+			return nil
+		})
+		err = fmt.Errorf("%w\nthe apps' last reports: %s\nthe capture's summary lines: %s", err, strings.Join(said, "; "), strings.Join(lines, "; "))
 	}
 	return report, err
 }
