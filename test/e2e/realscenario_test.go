@@ -266,6 +266,15 @@ func (h *harness) measureAt(n int, xrWatch, jobWatch *watcher) (err error) {
 			return err
 		}
 		h.measure(fmt.Sprintf("%d Pods, jobPer %s", n, mode.jobPer), ct)
+		if mode.jobPer == "Node" {
+			// Where a node's capture spends its time: its log, as the
+			// kubelet stamped each line.
+			out, lerr := h.k.run("", "-n", realXRNamespace, "logs", "--timestamps", "--prefix", "--tail=60", "-l", realCaptureLabel+"="+mode.xr)
+			if lerr != nil {
+				out = lerr.Error()
+			}
+			fmt.Println(indent(out))
+		}
 		// 20 apps, 20 tcpdumps and the control plane on 2 cores: an app
 		// starved of CPU sent nothing for 2 s of a capture that ran 6 s
 		// (its summary), and one Pod's files missed 1 of its 989

@@ -143,9 +143,10 @@ func TestCaptureAsRendered(t *testing.T) {
 
 // loadSlack is what a loaded 2-core machine may add to a step that takes
 // milliseconds on an idle one: a bound on such a step asserts only that it
-// ends well within the kubelet's 30 s grace period; the time it took is
-// logged as a measurement.
-const loadSlack = 10 * time.Second
+// ends within the kubelet's 30 s grace period; the time it took is logged as
+// a measurement. A stop after SIGTERM took 13 s with make test and make e2e
+// running side by side (load average above 20).
+const loadSlack = 20 * time.Second
 
 // startSlack bounds the wait for a capture to start (its tcpdumps listening
 // and their files open), which on a loaded 2-core machine took over 10 s: it

@@ -517,7 +517,11 @@ func TestNodeJobTerminated(t *testing.T) {
 						t.Fatalf("files %v, want 2", res.files)
 					}
 					for _, f := range res.files {
-						if n := len(readPCAP(t, filepath.Join(res.outDir, f))); n < 50 {
+						// About 150 on an idle machine; 38 with make test and
+						// make e2e side by side, whose load starves the
+						// ticker too. A handful shows the packets recorded
+						// before the SIGTERM were kept.
+						if n := len(readPCAP(t, filepath.Join(res.outDir, f))); n < 10 {
 							t.Errorf("%s: %d packets in about 1.5 s, want about 150", f, n)
 						}
 					}
