@@ -473,7 +473,14 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "no lock %s (%v): mount points are left in place\n", runLock, err)
 	}
+	hierarchies := cgroupHierarchies()
 	code := m.Run()
+	// A cgroup hierarchy the tests mounted would stay in the kernel and
+	// slow every read of /proc/PID/cgroup on the machine.
+	if left := cgroupHierarchies() - hierarchies; left > 0 {
+		fmt.Fprintf(os.Stderr, "the tests left %d cgroup hierarchies in the kernel (see /proc/self/cgroup)\n", left)
+		code = 1
+	}
 	mountPoints.Lock()
 	switch {
 	case len(mountPoints.created) == 0:
@@ -677,4 +684,14 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// cgroupHierarchies counts the cgroup hierarchies the kernel has: one line
+// each in /proc/self/cgroup.
+func cgroupHierarchies() int {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return 0
+	}
+	return strings.Count(string(b), "\n")
 }
