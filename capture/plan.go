@@ -107,6 +107,8 @@ func Plan(req Request) (*Desired, error) {
 		return nil, newInvalidError(errs)
 	}
 	p := newPlanner(req, s)
+	p.summaries, p.unreadable = captureSummaries(req.CapturePods, s.jobID)
+	p.stopping = stoppingCapturePods(req.CapturePods)
 	for i := range req.Jobs {
 		p.observeJob(&req.Jobs[i])
 	}
@@ -121,14 +123,14 @@ func Plan(req Request) (*Desired, error) {
 	}
 	jobPer := captureJobPer(s, p.ledger.JobPer, started, p.sawNodeJob, len(newTargets))
 	p.requestJobs(jobPer, newTargets)
-	captures, unreadable := p.outcomes()
+	captures := p.outcomes()
 	p.out.Status, p.out.Headline = status(req.Capture, s, req.Deployment, captures, sel.skipped, notCaptured)
 	if started || len(newTargets) > 0 {
 		p.out.Status.Ledger.JobPer = jobPer
 		p.out.Status.Ledger.Output = p.outputRecord()
 	}
 	p.out.Ready = p.out.Status.Counts.Targets > 0 && p.out.Status.Phase == PhaseCompleted
-	p.orderEvents(sel.skipped, notCaptured, unreadable)
+	p.orderEvents(sel.skipped, notCaptured, p.unreadable)
 	return p.out, nil
 }
 
@@ -146,6 +148,14 @@ type planner struct {
 	known    map[string]Phase
 	nodeOf   map[string]string
 	recorded map[string]result
+
+	// summaries are the results the capture Pods in view report, by
+	// target Pod; unreadable names the capture Pods whose termination
+	// message is not a summary. stopping holds the Jobs with a capture Pod
+	// that has not ended yet.
+	summaries  map[string]targetSummary
+	unreadable []string
+	stopping   map[string]bool
 
 	byPod map[string]*podCapture
 	// kept are Jobs of another jobId, kept while they run.
@@ -227,6 +237,14 @@ func (p *planner) observeJob(observed *batchv1.Job) {
 		if !finished {
 			p.kept = append(p.kept, PlannedJob{Job: keptJob(observed), Ready: phase.done()})
 		}
+	case finished && p.awaitsSummary(observed, targets):
+		// Held: the summary its capture Pod wrote is not in view yet, and
+		// once the Job is gone the capture Pod (orphaned or deleted with
+		// it) no longer tells. Crossplane's views of Jobs and Pods are two
+		// watches: the Job can be seen Complete before its Pod has ended.
+		planned, _ := p.replan(observed, targets)
+		record(phase, detail, planned)
+		p.out.AwaitingSummaries = true
 	case finished:
 		// Released: its outcome goes to the ledger and it is planned no
 		// more, so Crossplane removes it. Planning a finished Job would race
@@ -236,15 +254,55 @@ func (p *planner) observeJob(observed *batchv1.Job) {
 		// Job finished).
 		record(phase, detail, nil)
 	default:
-		planned := p.newJob(observed.Name, targets)
-		if observed.Annotations[annotationTemplateHash] != planned.Annotations[annotationTemplateHash] {
-			planned = keptJob(observed)
+		planned, drifted := p.replan(observed, targets)
+		if drifted {
 			for _, t := range targets {
 				p.drifted = append(p.drifted, t.Name)
 			}
 		}
 		record(phase, detail, planned)
 	}
+}
+
+// replan is the Job to plan for one that exists: the same Job, as this
+// capture's settings make it, or as it is when they changed (drifted) since,
+// because a Job's pod template cannot change.
+func (p *planner) replan(observed *batchv1.Job, targets []target) (planned *batchv1.Job, drifted bool) {
+	planned = p.newJob(observed.Name, targets)
+	if observed.Annotations[annotationTemplateHash] != planned.Annotations[annotationTemplateHash] {
+		return keptJob(observed), true
+	}
+	return planned, false
+}
+
+// minHoldTTLSeconds is the shortest ttlSecondsAfterFinished with which a
+// finished Job is held for its summary: the hold must end long before the
+// TTL controller deletes the Job, or an apply after that would create it
+// anew. A hold lasts while Crossplane's view of the capture Pod lags its
+// Job's, which is well under a second on a healthy cluster.
+const minHoldTTLSeconds = 60
+
+// awaitsSummary tells whether a finished Job of this capture is held until
+// its summary is read: some of its Pods have no result yet, and one of its
+// capture Pods is in view still running, which tells that the view lags
+// or that the Pod is still stopping. A capture Pod that ended without a
+// summary, or that is gone, has nothing more to tell: the Job is released.
+func (p *planner) awaitsSummary(observed *batchv1.Job, targets []target) bool {
+	if ttl := observed.Spec.TTLSecondsAfterFinished; ttl != nil && *ttl < minHoldTTLSeconds {
+		return false
+	}
+	if !p.stopping[observed.Name] {
+		return false
+	}
+	for _, t := range targets {
+		if _, ok := p.recorded[t.Name]; ok {
+			continue
+		}
+		if _, ok := p.summaries[t.Name]; !ok {
+			return true
+		}
+	}
+	return false
 }
 
 // recallRemovedJobs takes the captures the ledger recorded whose Job is
@@ -341,11 +399,10 @@ func (p *planner) requestJobs(jobPer v1beta1.JobPer, newTargets []target) {
 
 // outcomes reads each capture's result, from the ledger or its capture
 // Pod's summary, and returns the captures sorted by Pod. The planned Jobs
-// go to the output, sorted by name. It also returns the capture Pods whose
-// summary cannot be read.
-func (p *planner) outcomes() (captures []*podCapture, unreadable []string) {
-	summaries, unreadable := captureSummaries(p.req.CapturePods, p.s.jobID)
-	captures = make([]*podCapture, 0, len(p.byPod))
+// go to the output, sorted by name.
+func (p *planner) outcomes() []*podCapture {
+	summaries := p.summaries
+	captures := make([]*podCapture, 0, len(p.byPod))
 	for _, c := range p.byPod {
 		// A result, once read, is kept: the capture Pod that holds the
 		// summary goes away with its Job.
@@ -369,7 +426,7 @@ func (p *planner) outcomes() (captures []*podCapture, unreadable []string) {
 	}
 	p.out.Jobs = append(p.out.Jobs, p.kept...)
 	slices.SortFunc(p.out.Jobs, func(a, b PlannedJob) int { return cmp.Compare(a.Job.Name, b.Job.Name) })
-	return captures, unreadable
+	return captures
 }
 
 // orderEvents puts the events in their order: the summary first, then what

@@ -134,6 +134,23 @@ func captureSummaries(pods []corev1.Pod, jobID string) (map[string]targetSummary
 	return out, unreadable
 }
 
+// stoppingCapturePods names the Jobs with a capture Pod that has not ended:
+// its capture container has not terminated and the Pod has no final phase.
+func stoppingCapturePods(pods []corev1.Pod) map[string]bool {
+	jobs := make(map[string]bool)
+	for i := range pods {
+		pod := &pods[i]
+		ref := metav1.GetControllerOf(pod)
+		if ref == nil || ref.Kind != "Job" || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		if terminationMessage(pod) == "" {
+			jobs[ref.Name] = true
+		}
+	}
+	return jobs
+}
+
 // terminationMessage is what the capture container wrote when it ended, or
 // "" while it runs.
 func terminationMessage(pod *corev1.Pod) string {

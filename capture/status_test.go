@@ -710,3 +710,110 @@ func TestPlanHeadlineChangesWithPhaseOnly(t *testing.T) {
 		t.Errorf("status.message must tell every step's progress, got %d distinct messages: %q", len(messages), messages)
 	}
 }
+
+// TestPlanHoldsFinishedJobForSummary: a Job seen finished before its capture
+// Pod is seen ended (two watches, two views) stays planned, unchanged, until
+// the summary is read; then it is released with its result in the ledger. A
+// capture Pod that ended without a summary, or is gone, or a TTL too short
+// to hold safely, releases it at once.
+func TestPlanHoldsFinishedJobForSummary(t *testing.T) {
+	const summary = "status=ok targets=1 files=1 bytes=100 packets=10 dropped=0\n1 ok 10 100 0 1 30\n"
+	running := func(j *batchv1.Job) corev1.Pod {
+		p := capturePod(j, "x", corev1.PodRunning, 0, "")
+		p.Status.ContainerStatuses[0].State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}
+		return p
+	}
+	type view struct {
+		jobs []batchv1.Job
+		pods []corev1.Pod
+	}
+	// held reports whether the first Job is in the plan, and that Pod's
+	// packets in the status.
+	held := func(t *testing.T, r Request, prev *Desired, v view) (*Desired, bool, *int64) {
+		t.Helper()
+		r.Jobs, r.CapturePods = v.jobs, v.pods
+		o := reconcile(t, r, prev)
+		name := prev.Jobs[0].Job.Name
+		var in bool
+		for _, j := range o.Jobs {
+			if j.Job.Name == name {
+				in = true
+				if diff := cmp.Diff(prev.Jobs[0].Job, j.Job); diff != "" {
+					t.Errorf("the held Job is not planned as it was (-before, +now):\n%s", diff)
+				}
+			}
+		}
+		for _, p := range o.Status.Pods {
+			if p.Job == name {
+				if !p.Phase.final() {
+					t.Errorf("%s: phase %s, want its finished Job's outcome", p.Pod, p.Phase)
+				}
+				return o, in, p.Packets
+			}
+		}
+		t.Fatalf("no status.pods entry for Job %s", name)
+		return nil, false, nil
+	}
+
+	t.Run("HeldUntilRead", func(t *testing.T) {
+		r := testRequest()
+		first := planned(t, r)
+		job := first.Jobs[0].Job
+		complete := observedJobs(t, r, map[int][]batchv1.JobConditionType{0: {batchv1.JobComplete}})
+		o, in, packets := held(t, r, first, view{complete, []corev1.Pod{running(job)}})
+		if !in || !o.AwaitingSummaries || packets != nil {
+			t.Fatalf("Complete Job, capture Pod seen running: planned %v, AwaitingSummaries %v, packets %v; want held, awaiting, none yet", in, o.AwaitingSummaries, packets)
+		}
+		o.Jobs = first.Jobs // held compares with the first plan's Job
+		o2, in, packets := held(t, r, o, view{complete, []corev1.Pod{capturePod(job, "x", corev1.PodSucceeded, 0, summary)}})
+		if in || o2.AwaitingSummaries || packets == nil || *packets != 10 {
+			t.Fatalf("summary in view: planned %v, AwaitingSummaries %v, packets %v; want released with 10 packets", in, o2.AwaitingSummaries, packets)
+		}
+		// The Job and its Pod go; the result stays.
+		o2.Jobs = first.Jobs
+		_, in, packets = held(t, r, o2, view{complete[1:], nil})
+		if in || packets == nil || *packets != 10 {
+			t.Errorf("after the Job is gone: planned %v, packets %v; want 10 packets from the ledger", in, packets)
+		}
+	})
+
+	released := map[string]struct {
+		input *v1beta1.Input
+		pods  func(j *batchv1.Job) []corev1.Pod
+	}{
+		"PodEndedWithoutSummary": {pods: func(j *batchv1.Job) []corev1.Pod {
+			return []corev1.Pod{capturePod(j, "x", corev1.PodSucceeded, 0, "")}
+		}},
+		"PodGone": {pods: func(*batchv1.Job) []corev1.Pod { return nil }},
+		"OtherJobsPod": {pods: func(j *batchv1.Job) []corev1.Pod {
+			p := running(j)
+			p.OwnerReferences[0].Name = "another-job"
+			return []corev1.Pod{p}
+		}},
+		"TTLTooShortToHold": {input: &v1beta1.Input{TTLSecondsAfterFinished: ptrTo(int32(minHoldTTLSeconds - 1))},
+			pods: func(j *batchv1.Job) []corev1.Pod { return []corev1.Pod{running(j)} }},
+	}
+	for name, tc := range released {
+		t.Run(name, func(t *testing.T) {
+			r := withInput(testRequest(), tc.input)
+			first := planned(t, r)
+			complete := observedJobs(t, r, map[int][]batchv1.JobConditionType{0: {batchv1.JobComplete}})
+			o, in, _ := held(t, r, first, view{complete, tc.pods(first.Jobs[0].Job)})
+			if in || o.AwaitingSummaries {
+				t.Errorf("planned %v, AwaitingSummaries %v; want the Job released", in, o.AwaitingSummaries)
+			}
+		})
+	}
+
+	t.Run("FailedNodeJobPodStillStopping", func(t *testing.T) {
+		// FailureTarget comes while the Job's Pod still stops: its
+		// summary follows.
+		r := withInput(testRequest(), &v1beta1.Input{JobPer: v1beta1.JobPerNode})
+		first := planned(t, r)
+		failed := observedJobs(t, r, map[int][]batchv1.JobConditionType{0: {batchv1.JobFailureTarget}})
+		o, in, _ := held(t, r, first, view{failed, []corev1.Pod{running(first.Jobs[0].Job)}})
+		if !in || !o.AwaitingSummaries {
+			t.Errorf("planned %v, AwaitingSummaries %v; want held while its Pod stops", in, o.AwaitingSummaries)
+		}
+	})
+}

@@ -106,6 +106,10 @@ type Desired struct {
 	Headline string
 	// Events tell the user what is happening, most important first.
 	Events []Event
+	// AwaitingSummaries: a finished Job is held until its capture Pod's
+	// summary is in view. Ask again soon: no change of a composed
+	// resource will say when it is.
+	AwaitingSummaries bool
 }
 
 // PlannedJob is a desired capture Job and whether its capture is done.

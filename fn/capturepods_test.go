@@ -10,6 +10,7 @@ import (
 
 	"github.com/crossplane/function-sdk-go/logging"
 	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
+	"github.com/crossplane/function-sdk-go/response"
 )
 
 // TestRunFunctionCapturePodResults: the function asks for the capture's own
@@ -46,6 +47,9 @@ func TestRunFunctionCapturePodResults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, ok := got.GetDesired().GetResources()["job-web-5d4f8-aaaaa-qwer"]; ok || got.GetMeta().GetTtl().AsDuration() != response.DefaultTTL {
+		t.Errorf("summary read: Job desired %v, TTL %v; want it released, TTL %v", ok, got.GetMeta().GetTtl().AsDuration(), response.DefaultTTL)
+	}
 	st := got.GetDesired().GetComposite().GetResource().GetFields()["status"].GetStructValue().AsMap()
 	counts := st["counts"].(map[string]any)
 	if counts["packets"] != float64(500) || counts["bytes"] != float64(61728) || counts["dropped"] != float64(3) || counts["files"] != float64(2) {
@@ -63,5 +67,24 @@ func TestRunFunctionCapturePodResults(t *testing.T) {
 	}
 	if st["phase"] != "Completed" || !strings.Contains(st["message"].(string), "500 packets") {
 		t.Errorf("phase %v, message %q; want Completed, saying 500 packets", st["phase"], st["message"])
+	}
+
+	// The Job Complete, its capture Pod still seen running (Crossplane's
+	// Pod view lags its Job view): the Job stays as it was, and Crossplane
+	// is asked to call again soon.
+	capturePod["status"] = map[string]any{"phase": "Running", "containerStatuses": []any{map[string]any{
+		"name": "capture", "ready": true, "restartCount": 0, "image": "netshoot", "imageID": "",
+		"state": map[string]any{"running": map[string]any{}}}}}
+	req.RequiredResources[RequirementCapturePods] = &fnv1.Resources{Items: []*fnv1.Resource{{Resource: mustStruct(t, capturePod)}}}
+	lagging, err := f.RunFunction(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, ok := lagging.GetDesired().GetResources()["job-web-5d4f8-aaaaa-qwer"]
+	if !ok || lagging.GetMeta().GetTtl().AsDuration() != SummaryRecheck {
+		t.Fatalf("capture Pod seen running: Job desired %v, TTL %v; want it held, TTL %v", ok, lagging.GetMeta().GetTtl().AsDuration(), SummaryRecheck)
+	}
+	if diff := cmp.Diff(first.GetDesired().GetResources()["job-web-5d4f8-aaaaa-qwer"].GetResource(), held.GetResource(), protocmp.Transform()); diff != "" {
+		t.Errorf("the held Job differs from the one first applied (-first, +held):\n%s", diff)
 	}
 }

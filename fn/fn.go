@@ -6,7 +6,9 @@ package fn
 import (
 	"context"
 	"strings"
+	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -41,6 +43,11 @@ const (
 	ConfigMapResource = "packet-capture-config"
 	jobResourcePrefix = "job-"
 )
+
+// SummaryRecheck is how soon Crossplane calls again while a finished Job
+// is held for its capture Pod's summary: the response's TTL, after which a
+// realtime composition reconciles.
+const SummaryRecheck = 5 * time.Second
 
 // ConditionCaptured is the XR condition that tells how the capture is going.
 const ConditionCaptured = "Captured"
@@ -138,6 +145,11 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 	if err != nil {
 		response.Fatal(rsp, err)
 		return rsp, nil
+	}
+	if plan.AwaitingSummaries {
+		// A finished Job waits for its capture Pod's summary; capture
+		// Pods are not composed resources, so no watch calls again.
+		rsp.Meta.Ttl = durationpb.New(SummaryRecheck)
 	}
 	if err := writeDesired(req, rsp, plan); err != nil {
 		response.Fatal(rsp, err)
