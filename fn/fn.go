@@ -179,7 +179,7 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		response.Fatal(tooLarge, err)
 		return tooLarge, nil
 	}
-	log.Debug("Planned capture", "jobs", len(plan.Jobs), "phase", plan.Status.Phase, "message", plan.Status.Message, "from", digest)
+	log.Debug("Planned capture", "jobs", len(plan.Jobs), "phase", plan.Status.Phase, "message", plan.Status.Message, "awaitingSummaries", plan.AwaitingSummaries, "from", digest)
 	return rsp, nil
 }
 

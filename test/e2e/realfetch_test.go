@@ -328,6 +328,15 @@ func (h *harness) checkCounts(name, dir string) error {
 	if c := statusCount(u, "packets"); c != total {
 		errs = append(errs, fmt.Errorf("status.counts.packets = %d, the files hold %d", c, total))
 	}
+	if lines, err := h.functionPlanLines(name); err == nil {
+		held := 0
+		for _, l := range lines {
+			if awaitingSummaries.MatchString(l) {
+				held++
+			}
+		}
+		h.logf("the function held a finished Job for its capture Pod's summary in %d of its %d calls for %s", held, len(lines), name)
+	}
 	out, err := h.k.run("", "-n", realXRNamespace, "get", "packetcaptures", name)
 	if err != nil {
 		return errors.Join(append(errs, err)...)
@@ -344,6 +353,10 @@ func (h *harness) checkCounts(name, dir string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// awaitingSummaries marks the function's debug line of a call that held a
+// finished Job until its capture Pod's summary was in view.
+var awaitingSummaries = regexp.MustCompile(`"awaitingSummaries":\s*true`)
 
 func (h *harness) fetchHostPath(p *pluginRunner, appNames []string) (err error) {
 	const name = "fetch-host"
