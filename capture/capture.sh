@@ -4,8 +4,9 @@
 # Settings are the ConfigMap's other keys, files beside this script, read as data, never sourced
 # (capture/settings.go validated them; this script checks only what keeps them out of the shell
 # and its files inside output-dir). TARGET_NODE_NAME names the node in messages.
-# Each Pod is captured for duration-seconds from when every tcpdump listens (10 s at most), until
-# packet-count, or until its process ends (gone); a Pod not found is looked for all that time.
+# Each Pod is captured for duration-seconds from when every tcpdump listens (10 s at most), and 1.5 s
+# more (stop_all), until packet-count, or until its process ends (gone); a Pod not found is looked
+# for all that time.
 # Output: <base>.pcap[N] and <base>.netstate-{start,end}.txt per Pod (base: namespace_pod_job-id_
 # UTC start); <HOSTNAME>.summary.txt (capture/summary.go; also on stdout and, cut under 4 KiB, in
 # the termination log) and SHA256SUMS.<HOSTNAME> per capture Pod; then .capture-complete. Exit:
@@ -275,9 +276,20 @@ capture_pod() {
 alldone() {
 	for d in $all; do if [ ! -e "$work/$d.done" ]; then return 1; fi; done
 }
-# stop_all: end the window. A SIGINT now spares each listening tcpdump up to a second; its job
-# sees the stop file and does the rest.
+# stop_all: end the window. tcpdump is given 1.5 s first: the kernel hands it its packets in
+# blocks, a block once full or a second (tcpdump's timeout) after its first packet, and a tcpdump
+# stopped at once loses the block it has not been handed (the window's last ~0.6 s, measured),
+# counting it neither captured nor dropped. A SIGINT then spares each listening tcpdump up to a
+# second; its job sees the stop file and does the rest.
 stop_all() {
+	if [ ! -e "$work/stop" ]; then
+		for s in $all; do
+			if [ -e "$work/$s.tpid" ]; then
+				sleep 1.5 2>/dev/null || sleep 2
+				break
+			fi
+		done
+	fi
 	: >"$work/stop"
 	for s in $all; do
 		if read -r sp 2>/dev/null <"$work/$s.tpid"; then kill -INT "$sp" 2>/dev/null || true; fi
