@@ -266,6 +266,9 @@ capture_pod() {
 	else
 		st=ok
 	fi
+	if [ -e "$work/$i.behind" ]; then
+		warn="${warn}tcpdump was still reading when it was stopped, 10 s after the window: packets of the window's end may be missing, not counted as dropped (it was starved of CPU: a capture requests none; input.resources.requests.cpu gives it a share); "
+	fi
 	if [ -n "$warn" ]; then why="${why:+$why; }$warn"; fi
 	if [ "$st" != ok ]; then printf 'capture: pod %s: %s: %s\n' "$pod_ns/$name" "$st" "$why" >&2; fi
 	printf '%s %s %s %s %s %s %s\n' "$i" "$st" "$tp" "$tb" "$td" "$tf" "$secs" >"$work/$i.sum"
@@ -276,18 +279,33 @@ capture_pod() {
 alldone() {
 	for d in $all; do if [ ! -e "$work/$d.done" ]; then return 1; fi; done
 }
+# proc_state PID: the state letter of a process (R running, S sleeping, T stopped...), or "".
+proc_state() {
+	st=
+	read -r st <"/proc/$1/stat" 2>/dev/null || true
+	st=${st##*) }
+	printf '%s' "${st%% *}"
+}
 # stop_all: end the window. tcpdump is given 1.5 s first: the kernel hands it its packets in
 # blocks, a block once full or a second (tcpdump's timeout) after its first packet, and a tcpdump
-# stopped at once loses the block it has not been handed (the window's last ~0.6 s, measured),
-# counting it neither captured nor dropped. A SIGINT then spares each listening tcpdump up to a
-# second; its job sees the stop file and does the rest.
+# stopped at once loses the blocks it has not read (the window's last ~0.6 s, measured), counting
+# them neither captured nor dropped. Then each tcpdump is waited for (10 s at most in all) until
+# it sleeps: its blocks are read to the end. One starved of CPU (a capture requests none) is still
+# reading. A SIGINT then spares each listening tcpdump up to a second; its job sees the stop file
+# and does the rest.
 stop_all() {
-	if [ ! -e "$work/stop" ]; then
+	if [ ! -e "$work/stop" ] && [ -n "$(cd "$work" && ls -- *.tpid 2>/dev/null)" ]; then
+		sleep 1.5 2>/dev/null || sleep 2
+		polls=0
 		for s in $all; do
-			if [ -e "$work/$s.tpid" ]; then
-				sleep 1.5 2>/dev/null || sleep 2
-				break
-			fi
+			read -r sp 2>/dev/null <"$work/$s.tpid" || continue
+			# S: asleep, its blocks read; Z or none: it has ended.
+			while [ "$polls" -lt 100 ]; do
+				case $(proc_state "$sp") in S | Z | '') break ;; esac
+				sleep 0.1 2>/dev/null || sleep 1
+				polls=$((polls + 1))
+			done
+			case $(proc_state "$sp") in S | Z | '') ;; *) : >"$work/$s.behind" ;; esac
 		done
 	fi
 	: >"$work/stop"

@@ -205,7 +205,9 @@ func (r result) outcome(duration int32) (Phase, string, bool) {
 	held := fmt.Sprintf("%d s into the %d s capture; its files hold those %d s", r.secs, duration, r.secs)
 	switch r.status {
 	case CaptureOK:
-		return PodSucceeded, "", false
+		// A capture that ended well may still carry a warning: another
+		// network namespace in the Pod, tcpdump still reading at the stop.
+		return PodSucceeded, r.why, false
 	case CaptureGone:
 		return PodGone, because("partial: the Pod went away " + held), true
 	case CaptureInterrupted:

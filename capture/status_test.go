@@ -275,6 +275,7 @@ func TestPlanResultStatuses(t *testing.T) {
 		message   string
 	}{
 		"ok":             {line: "1 ok 10 100 0 1 30", phase: PodSucceeded},
+		"ok-warning":     {line: "1 ok 10 100 0 1 30", why: "tcpdump was still reading when it was stopped", phase: PodSucceeded, message: "tcpdump was still reading"},
 		"gone":           {line: "1 gone 10 100 0 1 7", why: "its process ended", exit: 0, phase: PodGone, partial: true, message: "7 s into the 30 s capture"},
 		"pod-not-found":  {line: "1 pod-not-found 0 0 0 0 0", why: "no process of the Pod on node-a", exit: 3, phase: PodFailed, message: "no process of the Pod on node-a"},
 		"host-network":   {line: "1 host-network 0 0 0 0 0", why: "the Pod uses the node's network namespace", exit: 3, phase: PodFailed, message: "node's network namespace"},

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -658,6 +659,65 @@ func TestLastPacketsKept(t *testing.T) {
 		}
 		t.Logf("sparse stream span %v for a %v window; %q", last.Sub(first).Round(time.Millisecond), duration, firstLine(res.termLog))
 	})
+	t.Run("TcpdumpBehind", func(t *testing.T) {
+		// A tcpdump that gets no CPU around the window's end (stopped
+		// here, starved on a busy node) still has blocks to read when the
+		// window ends: the script waits until it sleeps.
+		n := newNode(t)
+		stop := make(chan struct{})
+		ticks := n.newPeer(t).ticker(portTicker, "sparse", interval/2, stop)
+		t.Cleanup(func() { close(stop); <-ticks })
+		const duration = 3 * time.Second
+		c := startCapture(t, render(t, n, spec{duration: "3", filter: testFilter}), options{shell: shellBusybox})
+		c.capturing(t, startSlack)
+		pid := tcpdumpIn(t, n)
+		time.Sleep(500 * time.Millisecond)
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		stopped := time.Now()
+		time.Sleep(5 * time.Second) // past the window's end and the 1.5 s after it
+		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		res := c.wait(t, loadSlack)
+		if res.exit != 0 {
+			t.Fatalf("capture failed: %v", res)
+		}
+		first, last := lastTick(t, res)
+		if span := last.Sub(first); span < duration {
+			t.Errorf("the sparse stream spans %v of a %v window (tcpdump stopped %v into it for 5 s): the datagrams it had not read are missing",
+				span.Round(time.Millisecond), duration, stopped.Sub(first).Round(time.Millisecond))
+		}
+		t.Logf("sparse stream span %v for a %v window, tcpdump stopped for 5 s from %v in; %q", last.Sub(first).Round(time.Millisecond), duration,
+			stopped.Sub(first).Round(time.Millisecond), firstLine(res.termLog))
+	})
+	t.Run("TcpdumpStillBehind", func(t *testing.T) {
+		// The wait has a bound: a tcpdump still not reading 10 s after
+		// the window is stopped, and its Pod's line says so.
+		n := newNode(t)
+		stop := make(chan struct{})
+		ticks := n.newPeer(t).ticker(portTicker, "sparse", interval, stop)
+		t.Cleanup(func() { close(stop); <-ticks })
+		c := startCapture(t, render(t, n, spec{duration: "2", filter: testFilter}), options{shell: shellHost})
+		c.capturing(t, startSlack)
+		pid := tcpdumpIn(t, n)
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(15 * time.Second)
+		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		res := c.wait(t, loadSlack)
+		if res.exit != 0 {
+			t.Fatalf("capture failed: %v", res)
+		}
+		s := checkSummary(t, res, capture.CaptureOK, -1)
+		if tg := targetOf(t, res, s, targetPod); !strings.Contains(tg.Why, "tcpdump was still reading when it was stopped") {
+			t.Errorf("the Pod's line does not say its tcpdump was still reading: %+v\n%s", tg, res.termLog)
+		}
+	})
 	t.Run("SIGTERM", func(t *testing.T) {
 		n := newNode(t)
 		stop := make(chan struct{})
@@ -676,6 +736,34 @@ func TestLastPacketsKept(t *testing.T) {
 			t.Errorf("the last datagram recorded was sent %v before SIGTERM; one goes every %v", sent.Sub(last).Round(time.Millisecond), interval)
 		}
 	})
+}
+
+// tcpdumpIn is the pid of the tcpdump in the node's Pod network namespace.
+func tcpdumpIn(t *testing.T, n *node) int {
+	t.Helper()
+	podNet, err := os.Stat(fmt.Sprintf("/proc/%d/ns/net", n.pausePID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if strings.TrimSpace(string(comm)) != "tcpdump" {
+			continue
+		}
+		if ns, err := os.Stat(fmt.Sprintf("/proc/%d/ns/net", pid)); err == nil && os.SameFile(ns, podNet) {
+			return pid
+		}
+	}
+	t.Fatalf("no tcpdump in the network namespace of process %d", n.pausePID)
+	return 0
 }
 
 // TestRetention checks the Pod output's retrieval window: once the files are
